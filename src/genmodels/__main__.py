@@ -1,0 +1,7 @@
+"""``python -m genmodels``: see :mod:`genmodels.cli`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

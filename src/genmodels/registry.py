@@ -1,0 +1,106 @@
+"""What the command line can train and sample: one entry per model, each naming the data it accepts.
+
+Each entry knows how to build its model from a plain config dict (stored in the checkpoint), how to
+train it on a data set for a number of steps, and how to draw samples from it. Later chapters add theirs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+
+from .budget import steps as budget_steps
+from .data import infinite_minibatches, load_mnist, sample_toy
+from .losses import vae_loss
+from .models import MLPVAE, ClassConditionalGaussian, GaussianConfig, VAEConfig
+from .training import History, fit
+
+__all__ = ["ModelSpec", "MODELS", "load_training_data", "IMAGE_DATA", "TOY_DATA"]
+
+IMAGE_DATA = ("mnist", "mnist-full")
+TOY_DATA = ("ring8", "grid25", "moons")
+NUM_TOY_SAMPLES = 10_000
+
+
+def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Training inputs and labels of a data set named on the command line, on ``device``."""
+    if name in IMAGE_DATA:
+        data = load_mnist("embedded" if name == "mnist" else "torchvision", device=device)
+        return data.x_train, data.y_train
+    return sample_toy(name, NUM_TOY_SAMPLES, seed=seed, device=device)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How the command line builds, trains and samples one kind of model."""
+
+    help: str
+    data: tuple[str, ...]
+    conditional_on: tuple[str, ...]  # data sets whose labels the model is conditioned on
+    budget: str
+    default_config: Callable[[str], dict]
+    build: Callable[[dict], nn.Module]
+    train: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], History]
+    sample: Callable[[nn.Module, int, "int | None", torch.Generator], torch.Tensor]
+
+
+# ---------------------------------------------------------------- chapter 1: class-conditional Gaussian
+def _gaussian_config(data: str) -> dict:
+    if data in IMAGE_DATA:
+        return asdict(GaussianConfig())
+    return asdict(GaussianConfig(data_dim=2, latent_dim=1, num_classes=1))
+
+
+def _gaussian_train(model: ClassConditionalGaussian, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    labels = y if model.config.num_classes > 1 else None
+    model.fit(x, labels)  # closed form: one "step"
+    return History()
+
+
+def _gaussian_sample(model: ClassConditionalGaussian, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    if label is None:
+        y = torch.multinomial(model.log_prior.exp().cpu(), n, replacement=True, generator=gen)
+    else:
+        y = torch.full((n,), label, dtype=torch.long)
+    return model.sample(y.to(model.mu.device), generator=gen)
+
+
+# -------------------------------------------------------------------- the benchmark VAE (784-400-20)
+def _vae_train(model: MLPVAE, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    return fit(model, vae_loss, infinite_minibatches(x, batch_size=128), num_steps, lr=1e-3, desc="vae")
+
+
+def _vae_sample(model: MLPVAE, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    return model.sample(n, generator=gen)
+
+
+MODELS: dict[str, ModelSpec] = {
+    "gaussian": ModelSpec(
+        help="class-conditional Gaussian p(x|y), probabilistic PCA per class (chapter 1; closed-form fit)",
+        data=IMAGE_DATA + TOY_DATA,
+        conditional_on=IMAGE_DATA,
+        budget="cli.gaussian",
+        default_config=_gaussian_config,
+        build=lambda cfg: ClassConditionalGaussian(GaussianConfig(**cfg)),
+        train=_gaussian_train,
+        sample=_gaussian_sample,
+    ),
+    "vae": ModelSpec(
+        help="MLP VAE 784-400-20 with a Bernoulli decoder (the pytorch/examples reference)",
+        data=IMAGE_DATA,
+        conditional_on=(),
+        budget="cli.vae",
+        default_config=lambda data: asdict(VAEConfig()),
+        build=lambda cfg: MLPVAE(VAEConfig(**cfg)),
+        train=_vae_train,
+        sample=_vae_sample,
+    ),
+}
+
+
+def default_steps(model: str) -> int:
+    """The step count ``train`` uses when ``--steps`` is not given (full, or quick under GENMODELS_QUICK=1)."""
+    return budget_steps(MODELS[model].budget)
