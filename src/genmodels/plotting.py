@@ -30,7 +30,7 @@ def plot_digits(
 ) -> plt.Figure:
     """Show images (N, 1, 28, 28) or (N, 784), values in [0, 1], as a grid of ``nrow`` per row."""
     images = images.detach().float().cpu().reshape(len(images), 1, 28, 28).clamp(0, 1)
-    grid = make_grid(images, nrow=nrow, padding=2, pad_value=1.0)  # (3, H, W)
+    grid = make_grid(images, nrow=nrow, padding=2, pad_value=0.15)  # (3, H, W), light grey gaps
     rows = -(-len(images) // nrow)
     fig, ax = _axes(ax, (nrow * 0.6, rows * 0.6 + (0.4 if title else 0)))
     ax.imshow(grid[0], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
