@@ -65,7 +65,10 @@ def _gaussian_sample(model: ClassConditionalGaussian, n: int, label: int | None,
         y = torch.multinomial(model.log_prior.exp().cpu(), n, replacement=True, generator=gen)
     else:
         y = torch.full((n,), label, dtype=torch.long)
-    return model.sample(y.to(model.mu.device), generator=gen)
+    # Images: the mean of p(x | z, y), as decoders are usually shown (pixel noise is only static).
+    # Other data: the full density, or 2-D toys whose variance sits in sigma^2 would collapse to a line.
+    is_image = model.config.data_dim == 28 * 28
+    return model.sample(y.to(model.mu.device), pixel_noise=not is_image, generator=gen)
 
 
 # -------------------------------------------------------------------- the benchmark VAE (784-400-20)

@@ -137,7 +137,7 @@ def fit(
         optimizer.zero_grad(set_to_none=True)
         losses["loss"].backward()
         optimizer.step()
-        return {k: v.detach() for k, v in losses.items()}
+        return {k: v.detach().clone() for k, v in losses.items()}  # clone: a logged view must not change later
 
     history = train_loop(step, num_steps, **loop_kwargs)
     model.eval()

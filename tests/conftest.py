@@ -1,0 +1,29 @@
+"""Shared set-up of the unit tests.
+
+At import (before any test or notebook kernel starts) the quick budget is switched on and the checkpoint
+cache is pointed at a fresh private folder, so nbval's kernels inherit both and never read a learner's
+cache. The embedded MNIST is loaded once per session.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+
+import pytest
+
+os.environ.setdefault("GENMODELS_QUICK", "1")
+if not os.environ.get("GENMODELS_CACHE_DIR"):
+    _cache_dir = tempfile.mkdtemp(prefix="genmodels-test-cache-")
+    os.environ["GENMODELS_CACHE_DIR"] = _cache_dir
+    atexit.register(shutil.rmtree, _cache_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mnist():
+    """The embedded 4,500 / 500 MNIST split (read-only: tests must not modify it)."""
+    from genmodels.data import load_mnist
+
+    return load_mnist()
