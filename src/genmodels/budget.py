@@ -34,6 +34,31 @@ BUDGETS: dict[str, Budget] = {
     "cli.classifier": Budget(full=1500, quick=300),
     "cli.vae": Budget(full=3600, quick=300),
     "bench.vae_epochs": Budget(full=10, quick=2, what="epochs of the data-pipeline benchmark"),
+    # chapters 2-3: latent distributions, variational autoencoders
+    "ch02.map_1d": Budget(full=1500, quick=300, what="sliced-Wasserstein steps of the 1-D noise-to-data map"),
+    "ch02.map_2d": Budget(full=2000, quick=400, what="sliced-Wasserstein steps of the 2-D noise-to-moons map"),
+    "ch03.autoencoder": Budget(full=2000, quick=300, what="steps of the 2-D autoencoder"),
+    "ch03.vae_2d": Budget(full=2000, quick=400, what="steps of the 2-D MLP VAE"),
+    "ch03.vae": Budget(full=2500, quick=300, what="steps of the chapter's convolutional VAE (20-D)"),
+    "ch03.beta_sweep": Budget(full=2000, quick=300, what="steps of each MLP VAE of the beta sweep"),
+    "ch03.mse": Budget(full=1000, quick=200, what="steps of each VAE trained on squared error (summed, averaged)"),
+    "ch03.cvae": Budget(full=2000, quick=300, what="steps of the conditional VAE"),
+    "cli.cvae": Budget(full=2000, quick=300),
+    "bench.vae_seconds": Budget(full=120, quick=15, what="wall-clock seconds each VAE trains in the quality benchmark"),
+    "bench.vae_cvae": Budget(full=2000, quick=400, what="steps of the CVAE in the quality benchmark"),
+    # chapters 4-5: generative adversarial networks, minimax training
+    "ch04.gan_1d": Budget(full=1500, quick=500, what="steps of the 1-D GAN"),
+    "ch04.gan_ring": Budget(full=3000, quick=600, what="steps of the 2-D GAN on the ring of 8"),
+    "ch04.dcgan": Budget(full=3000, quick=300, what="steps of the DCGAN on MNIST"),
+    "ch04.cgan": Budget(full=3000, quick=300, what="steps of the conditional GAN on MNIST"),
+    "ch05.d_star": Budget(full=3000, quick=1000, what="steps of the discriminator fitted to two fixed densities"),
+    "ch05.dirac": Budget(full=400, quick=400, what="gradient steps of the Dirac-GAN (numbers, not networks)"),
+    "ch05.toy": Budget(full=6000, quick=400, what="steps of each GAN of the mode-collapse comparison"),
+    "cli.gan": Budget(full=5000, quick=300),
+    "cli.dcgan": Budget(full=3000, quick=100),
+    "cli.cgan": Budget(full=3000, quick=100),
+    "bench.gan_toy": Budget(full=6000, quick=200, what="steps of each run of the mode-collapse benchmark"),
+    "bench.gan_seeds": Budget(full=5, quick=1, what="seeds per row of the mode-collapse benchmark"),
 }
 
 

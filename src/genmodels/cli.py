@@ -108,6 +108,8 @@ def _train(args: argparse.Namespace) -> str:
     })
     if "loss" in history.values:
         how = f"{num_steps} steps, final loss {history.last('loss'):.4g}"
+    elif len(history):  # several logged values (a GAN: loss_d, loss_g, ...)
+        how = f"{num_steps} steps, final " + ", ".join(f"{k} {history.last(k):.4g}" for k in history.values)
     else:
         how = "closed-form fit"
     return f"trained {args.model} on {args.data} ({how}, {seconds:.1f} s on {device}) -> {args.out}"

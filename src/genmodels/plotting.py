@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import torch
@@ -10,7 +10,14 @@ from torchvision.utils import make_grid
 
 from .training import History
 
-__all__ = ["plot_digits", "plot_history"]
+__all__ = [
+    "plot_digits",
+    "plot_history",
+    "plot_latent_scatter",
+    "plot_latent_grid",
+    "plot_toy_samples",
+    "animate_toy_samples",
+]
 
 
 def _axes(ax: plt.Axes | None, figsize: tuple[float, float]) -> tuple[plt.Figure, plt.Axes]:
@@ -58,3 +65,123 @@ def plot_history(
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_latent_scatter(
+    z: torch.Tensor,
+    labels: torch.Tensor | None = None,
+    *,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    size: float = 4.0,
+) -> plt.Figure:
+    """2-D codes (N, 2) as points coloured by their label (N,) 0-9, with a legend (chapter 3)."""
+    z = z.detach().float().cpu().numpy()
+    fig, ax = _axes(ax, (4.8, 4.2))
+    if labels is None:
+        ax.scatter(z[:, 0], z[:, 1], s=size, alpha=0.6, linewidths=0)
+    else:
+        labels = labels.detach().cpu().numpy()
+        cmap = plt.get_cmap("tab10")
+        for k in sorted(set(labels.tolist())):
+            chosen = labels == k
+            ax.scatter(z[chosen, 0], z[chosen, 1], s=size, color=cmap(k % 10), alpha=0.7, linewidths=0, label=str(k))
+        ax.legend(markerscale=3, fontsize="small", loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+@torch.no_grad()
+def plot_latent_grid(
+    decode: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    lim: float = 2.5,
+    num_per_side: int = 15,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+) -> plt.Figure:
+    """Decode a grid of 2-D codes over [-lim, lim]^2 and tile the digits where their codes are (chapter 3).
+
+    ``decode`` maps codes (M, 2) on the CPU to pixel means (M, 784) in [0, 1]. The axes are in latent
+    units (z_1 to the right, z_2 up), so the picture can be read next to :func:`plot_latent_scatter`.
+    """
+    values = torch.linspace(-lim, lim, num_per_side)
+    z2, z1 = torch.meshgrid(values.flip(0), values, indexing="ij")  # top row = largest z_2
+    codes = torch.stack([z1.flatten(), z2.flatten()], dim=1)  # (num^2, 2), row-major from the top left
+    images = decode(codes).detach().float().cpu().reshape(-1, 1, 28, 28).clamp(0, 1)
+    grid = make_grid(images, nrow=num_per_side, padding=0)[0].numpy()  # (28 num, 28 num)
+    half_step = lim / (num_per_side - 1) if num_per_side > 1 else 0.5
+    extent = (-lim - half_step, lim + half_step, -lim - half_step, lim + half_step)
+    fig, ax = _axes(ax, (5, 5))
+    ax.imshow(grid, cmap="gray_r", vmin=0, vmax=1, extent=extent, interpolation="nearest")
+    ax.set_xlabel("$z_1$")
+    ax.set_ylabel("$z_2$")
+    if title:
+        ax.set_title(title)
+    return fig
+
+
+def _draw_toy(ax: plt.Axes, samples: torch.Tensor, modes: torch.Tensor, radius: float | None, size: float):
+    """Scatter 2-D samples over the true modes (red crosses), with circles of ``radius`` around the modes."""
+    x, m = samples.detach().float().cpu(), modes.detach().float().cpu()
+    points = ax.scatter(x[:, 0], x[:, 1], s=size, alpha=0.5, linewidths=0, color="tab:blue")
+    ax.scatter(m[:, 0], m[:, 1], marker="x", s=30, color="tab:red", linewidths=1.2, zorder=3)
+    if radius is not None:
+        for centre in m.tolist():
+            ax.add_patch(plt.Circle(centre, radius, fill=False, color="tab:red", linewidth=0.6, alpha=0.6))
+    span = (m.abs().max().item() or 1.0) * 1.35
+    ax.set_xlim(-span, span)
+    ax.set_ylim(-span, span)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return points
+
+
+def plot_toy_samples(
+    samples: torch.Tensor,
+    modes: torch.Tensor,
+    *,
+    radius: float | None = None,
+    ax: plt.Axes | None = None,
+    title: str | None = None,
+    size: float = 3.0,
+) -> plt.Figure:
+    """Generated 2-D samples (N, 2) over the true modes (K, 2) of a toy (chapters 4-5).
+
+    ``radius`` draws a circle around each mode, e.g. 3 standard deviations: the "high quality" zone of
+    :func:`genmodels.metrics.mode_coverage`.
+    """
+    fig, ax = _axes(ax, (3.2, 3.2))
+    _draw_toy(ax, samples, modes, radius, size)
+    if title:
+        ax.set_title(title, fontsize="medium")
+    return fig
+
+
+def animate_toy_samples(
+    frames: Sequence[torch.Tensor], modes: torch.Tensor, titles: Sequence[str], *, interval: int = 250, size: float = 3.0
+):
+    """A matplotlib animation of 2-D samples over the training steps (chapter 5); show it with ``to_jshtml()``.
+
+    ``frames`` is a list of (N, 2) sample tensors, ``titles`` one caption per frame. The figure is closed,
+    so only the animation is displayed.
+    """
+    from matplotlib import animation
+
+    fig, ax = plt.subplots(figsize=(3.2, 3.4))
+    points = _draw_toy(ax, frames[0], modes, None, size)
+    caption = ax.set_title(titles[0], fontsize="medium")
+
+    def show(i: int):
+        points.set_offsets(frames[i].detach().float().cpu().numpy())
+        caption.set_text(titles[i])
+        return points, caption
+
+    movie = animation.FuncAnimation(fig, show, frames=len(frames), interval=interval, blit=False)
+    plt.close(fig)
+    return movie

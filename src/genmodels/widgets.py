@@ -8,12 +8,15 @@ published HTML book, and without any kernel.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from PIL import Image
 
-__all__ = ["figure_to_png", "picture_picker"]
+__all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer"]
 
 
 def figure_to_png(fig: plt.Figure, dpi: int = 80) -> bytes:
@@ -32,3 +35,87 @@ def picture_picker(pictures: Sequence[bytes], options: Sequence[str], descriptio
     stack = widgets.Stack([widgets.Image(value=p, format="png") for p in pictures], selected_index=0)
     widgets.jslink((buttons, "index"), (stack, "selected_index"))
     return widgets.VBox([buttons, stack])
+
+
+# ------------------------------------------------------------------- latent explorers (chapter 3)
+def digit_to_png(image: torch.Tensor, scale: int = 3) -> bytes:
+    """One digit (784,) or (1, 28, 28) in [0, 1] as PNG bytes, dark on white like :func:`plot_digits`."""
+    pixels = image.detach().float().cpu().reshape(28, 28).clamp(0, 1)
+    grey = ((1 - pixels) * 255).round().to(torch.uint8).numpy()
+    picture = Image.fromarray(np.ascontiguousarray(grey)).resize((28 * scale, 28 * scale), Image.NEAREST)  # 8-bit grey
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _stack_tree(pictures: list, depth: int, levels: list[list[widgets.Stack]]) -> widgets.Widget:
+    """Nested Stacks over a nested list of PNG bytes; ``levels[d]`` collects the Stacks at depth d."""
+    if depth == len(levels):
+        return widgets.Image(value=pictures, format="png")
+    stack = widgets.Stack([_stack_tree(p, depth + 1, levels) for p in pictures], selected_index=0)
+    levels[depth].append(stack)
+    return stack
+
+
+def image_explorer(pictures: list, controls: Sequence[widgets.Widget]) -> widgets.VBox:
+    """Show the picture ``pictures[i_1][i_2]...[i_m]`` chosen by m controls with an ``index`` (kernel-free).
+
+    Each control (a ``SelectionSlider``, ``ToggleButtons``, ...) is ``jslink``-ed to the ``selected_index``
+    of every Stack at its depth of a tree of nested Stacks, so the browser alone switches pictures.
+    """
+    levels: list[list[widgets.Stack]] = [[] for _ in controls]
+    tree = _stack_tree(pictures, 0, levels)
+    for control, stacks in zip(controls, levels):
+        if len(control.options) != len(stacks[0].children):
+            raise ValueError(f"control {control.description!r} has {len(control.options)} options for "
+                             f"{len(stacks[0].children)} pictures at its level")
+        for stack in stacks:
+            stack.selected_index = control.index  # start in sync (a slider may start in its middle)
+            widgets.jslink((control, "index"), (stack, "selected_index"))
+    return widgets.VBox([*controls, tree])
+
+
+def _slider(name: str, values: torch.Tensor) -> widgets.SelectionSlider:
+    options = [f"{v:+.1f}" for v in values.tolist()]
+    return widgets.SelectionSlider(options=options, value=options[len(options) // 2], description=name)
+
+
+@torch.no_grad()
+def latent_explorer(
+    decode: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor | None = None, scale: int = 4
+) -> widgets.VBox:
+    """Two sliders over a 2-D latent space and the digit they decode to (chapter 3).
+
+    ``decode`` maps codes (M, 2) on the CPU to pixel means (M, 784). All len(values)^2 digits are decoded
+    once, here; moving a slider only switches pictures, so it works in the static book too.
+    """
+    values = torch.linspace(-3, 3, 13) if values is None else values.float().cpu()
+    z1, z2 = torch.meshgrid(values, values, indexing="ij")
+    images = decode(torch.stack([z1.flatten(), z2.flatten()], dim=1)).reshape(len(values), len(values), -1)
+    pictures = [[digit_to_png(images[i, j], scale) for j in range(len(values))] for i in range(len(values))]
+    return image_explorer(pictures, [_slider("z_1", values), _slider("z_2", values)])
+
+
+@torch.no_grad()
+def cvae_explorer(
+    decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    latent_dim: int,
+    *,
+    num_classes: int = 10,
+    values: torch.Tensor | None = None,
+    scale: int = 4,
+) -> widgets.VBox:
+    """A label picker and two style sliders (z_1, z_2; the other latents at 0) for a CVAE (chapter 3).
+
+    ``decode(z, y)`` maps codes (M, latent_dim) and labels (M,) on the CPU to pixel means (M, 784).
+    """
+    values = torch.linspace(-2, 2, 7) if values is None else values.float().cpu()
+    n = len(values)
+    y, z1, z2 = torch.meshgrid(torch.arange(num_classes, dtype=values.dtype), values, values, indexing="ij")
+    z = torch.zeros(y.numel(), latent_dim)
+    z[:, 0], z[:, 1] = z1.flatten(), z2.flatten()
+    images = decode(z, y.flatten().long()).reshape(num_classes, n, n, -1)
+    pictures = [[[digit_to_png(images[k, i, j], scale) for j in range(n)] for i in range(n)] for k in range(num_classes)]
+    label = widgets.ToggleButtons(options=[str(k) for k in range(num_classes)], description="label y",
+                                  style={"button_width": "2.5em"})
+    return image_explorer(pictures, [label, _slider("style z_1", values), _slider("style z_2", values)])

@@ -2,7 +2,21 @@
 
 from .classifier import ClassifierConfig, DigitClassifier, classifier_loss
 from .gaussian import ClassConditionalGaussian, GaussianConfig
-from .vae import MLPVAE, VAEConfig, reparameterize
+from .gan import (
+    GAN,
+    CGANConfig,
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    DCDiscriminator,
+    DCGANConfig,
+    DCGenerator,
+    MLPDiscriminator,
+    MLPGANConfig,
+    MLPGenerator,
+    sample_latent,
+)
+from .cvae import ConditionalVAE, CVAEConfig
+from .vae import MLPVAE, Autoencoder, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
 
 __all__ = [
     "ClassifierConfig",
@@ -10,7 +24,23 @@ __all__ = [
     "classifier_loss",
     "ClassConditionalGaussian",
     "GaussianConfig",
+    "GAN",
+    "MLPGANConfig",
+    "MLPGenerator",
+    "MLPDiscriminator",
+    "DCGANConfig",
+    "DCGenerator",
+    "DCDiscriminator",
+    "CGANConfig",
+    "ConditionalGenerator",
+    "ConditionalDiscriminator",
+    "sample_latent",
     "MLPVAE",
     "VAEConfig",
     "reparameterize",
+    "ConvVAE",
+    "ConvVAEConfig",
+    "Autoencoder",
+    "ConditionalVAE",
+    "CVAEConfig",
 ]
