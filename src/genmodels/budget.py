@@ -49,14 +49,14 @@ BUDGETS: dict[str, Budget] = {
     # chapters 4-5: generative adversarial networks, minimax training
     "ch04.gan_1d": Budget(full=1500, quick=500, what="steps of the 1-D GAN"),
     "ch04.gan_ring": Budget(full=3000, quick=600, what="steps of the 2-D GAN on the ring of 8"),
-    "ch04.dcgan": Budget(full=3000, quick=300, what="steps of the DCGAN on MNIST"),
-    "ch04.cgan": Budget(full=3000, quick=300, what="steps of the conditional GAN on MNIST"),
+    "ch04.dcgan": Budget(full=2000, quick=250, what="steps of the DCGAN on MNIST"),
+    "ch04.cgan": Budget(full=3500, quick=250, what="steps of the conditional GAN on MNIST"),
     "ch05.d_star": Budget(full=3000, quick=1000, what="steps of the discriminator fitted to two fixed densities"),
     "ch05.dirac": Budget(full=400, quick=400, what="gradient steps of the Dirac-GAN (numbers, not networks)"),
     "ch05.toy": Budget(full=6000, quick=400, what="steps of each GAN of the mode-collapse comparison"),
     "cli.gan": Budget(full=5000, quick=300),
-    "cli.dcgan": Budget(full=3000, quick=100),
-    "cli.cgan": Budget(full=3000, quick=100),
+    "cli.dcgan": Budget(full=2500, quick=100),
+    "cli.cgan": Budget(full=4500, quick=100),
     "bench.gan_toy": Budget(full=6000, quick=200, what="steps of each run of the mode-collapse benchmark"),
     "bench.gan_seeds": Budget(full=5, quick=1, what="seeds per row of the mode-collapse benchmark"),
 }

@@ -148,6 +148,35 @@ def make_gan_step(
     return step
 
 
+def _with_lr_decay(step: Callable, optimizers: tuple, num_steps: int, start: int) -> Callable:
+    """``step`` followed by a linear learning-rate decay to 0 between step ``start`` and the last (chapter 5)."""
+
+    def factor(i: int) -> float:
+        return 1.0 if i < start else 1 - (i - start) / (num_steps - start)
+
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+
+    def decayed_step(i: int) -> dict[str, torch.Tensor]:
+        logged = step(i)
+        for schedule in schedules:
+            schedule.step()
+        return logged
+
+    return decayed_step
+
+
+def _with_monitor(step: Callable, monitor: Callable[[], dict[str, float]], log_every: int, num_steps: int) -> Callable:
+    """``step`` whose logged values also hold ``monitor()``'s sample-quality numbers (chapter 5)."""
+
+    def monitored_step(i: int) -> dict[str, torch.Tensor]:
+        logged = step(i)
+        if i % log_every == 0 or i == num_steps - 1:  # exactly the steps train_loop records
+            logged = {**logged, **monitor()}
+        return logged
+
+    return monitored_step
+
+
 def train_gan(
     generator: nn.Module,
     discriminator: nn.Module,
@@ -185,31 +214,10 @@ def train_gan(
         generator, discriminator, optimizer_g, optimizer_d, batches, latent_dim,
         noise=torch.Generator().manual_seed(seed), **step_kwargs,
     )
-    if decay_lr:  # both learning rates fall linearly to 0: the players' last oscillations die out
-        start = int(decay_start * num_steps)
-
-        def factor(i: int) -> float:
-            return 1.0 if i < start else 1 - (i - start) / (num_steps - start)
-
-        schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in (optimizer_g, optimizer_d)]
-        game_step = step
-
-        def step(i: int) -> dict[str, torch.Tensor]:
-            logged = game_step(i)
-            for schedule in schedules:
-                schedule.step()
-            return logged
-
-    if monitor is not None:  # sample-quality numbers, logged beside the losses (chapter 5)
-        log_every = loop_kwargs.get("log_every", 10)
-        play = step
-
-        def step(i: int) -> dict[str, torch.Tensor]:
-            logged = play(i)
-            if i % log_every == 0 or i == num_steps - 1:  # exactly the steps train_loop records
-                logged = {**logged, **monitor()}
-            return logged
-
+    if decay_lr:
+        step = _with_lr_decay(step, (optimizer_g, optimizer_d), num_steps, int(decay_start * num_steps))
+    if monitor is not None:
+        step = _with_monitor(step, monitor, loop_kwargs.get("log_every", 10), num_steps)
     history = train_loop(step, num_steps, **loop_kwargs)
     generator.eval()
     discriminator.eval()

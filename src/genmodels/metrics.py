@@ -95,13 +95,14 @@ def log_importance_weights(
     labels: torch.Tensor | None = None,
     generator: torch.Generator | None = None,
     batch_size: int = 500,
-    max_decodes: int = 2048,
+    max_decodes: int = 512,
 ) -> torch.Tensor:
     r"""log w_k = log p(x | z_k) + log p(z_k) - log q(z_k | x), z_k ~ q(z | x): (num_samples, N) (chapter 3).
 
     ``model`` has ``encode(x[, y]) -> (mu, logvar)`` and ``decode(z[, y]) -> logits`` of a Bernoulli
     p(x | z); ``labels`` are given for a conditional model. E_q[w] = p(x), so the mean of the weights
-    estimates p(x) and the mean of the log-weights is the ELBO. Noise is drawn on the CPU from ``generator``.
+    estimates p(x) and the mean of the log-weights is the ELBO. Noise is drawn on the CPU from ``generator``;
+    at most ``max_decodes`` images go through the decoder at once (small chunks are faster on a CPU).
     """
     if num_samples < 1:
         raise ValueError(f"num_samples must be at least 1, got {num_samples}")
