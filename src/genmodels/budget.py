@@ -38,7 +38,7 @@ BUDGETS: dict[str, Budget] = {
     "ch02.map_1d": Budget(full=1500, quick=300, what="sliced-Wasserstein steps of the 1-D noise-to-data map"),
     "ch02.map_2d": Budget(full=2000, quick=400, what="sliced-Wasserstein steps of the 2-D noise-to-moons map"),
     "ch03.autoencoder": Budget(full=2000, quick=300, what="steps of the 2-D autoencoder"),
-    "ch03.vae_2d": Budget(full=2000, quick=400, what="steps of the 2-D MLP VAE"),
+    "ch03.vae_2d": Budget(full=2000, quick=300, what="steps of the 2-D MLP VAE"),
     "ch03.vae": Budget(full=2500, quick=300, what="steps of the chapter's convolutional VAE (20-D)"),
     "ch03.beta_sweep": Budget(full=2000, quick=300, what="steps of each MLP VAE of the beta sweep"),
     "ch03.mse": Budget(full=1000, quick=200, what="steps of each VAE trained on squared error (summed, averaged)"),
@@ -59,6 +59,23 @@ BUDGETS: dict[str, Budget] = {
     "cli.cgan": Budget(full=4500, quick=100),
     "bench.gan_toy": Budget(full=6000, quick=200, what="steps of each run of the mode-collapse benchmark"),
     "bench.gan_seeds": Budget(full=5, quick=1, what="seeds per row of the mode-collapse benchmark"),
+    # chapters 6-7: applications (anomaly detection, motion forecasting)
+    "ch06.vae": Budget(full=1200, quick=120, what="steps of each one-class MLP VAE (one per normal digit)"),
+    "ch06.autoencoder": Budget(full=1200, quick=120, what="steps of each one-class autoencoder (one per digit)"),
+    "ch06.importance_samples": Budget(full=50, quick=8, what="importance samples per test digit (-ELBO, -IWAE)"),
+    "ch07.cvae": Budget(full=3000, quick=1000, what="steps of the trajectory CVAE"),
+    "ch07.regressor": Budget(full=3000, quick=500, what="steps of the deterministic (MSE) forecaster"),
+    "cli.trajcvae": Budget(full=3000, quick=300),
+    # chapters 8 and 11: applications (attribute-conditioned GAN, style-based generator)
+    "ch08.acgan": Budget(full=2500, quick=200, what="steps of the attribute-conditioned GAN (AC-GAN) on MNIST"),
+    "ch11.stylegan": Budget(full=1500, quick=250, what="steps of the style-based generator on MNIST"),
+    "cli.acgan": Budget(full=2500, quick=100),
+    "cli.stylegan": Budget(full=1500, quick=100),
+    # chapters 9-10: applications (pix2pix, super-resolution)
+    "ch09.pix2pix": Budget(full=1000, quick=60, what="steps of each edges -> digit U-Net (L2, L1, L1 + GAN)"),
+    "ch10.srgan": Budget(full=1000, quick=80, what="steps of each 7x7 -> 28x28 network (pixel loss alone, + GAN)"),
+    "cli.pix2pix": Budget(full=1500, quick=100),
+    "cli.srgan": Budget(full=1500, quick=100),
 }
 
 

@@ -67,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("model", metavar="MODEL", choices=sorted(MODELS), help=f"one of: {', '.join(sorted(MODELS))}")
     train.add_argument("--data", required=True, choices=DATASETS, metavar="DATA",
                        help="mnist (the 5,000 embedded digits), mnist-full (torchvision, downloads), "
-                            "ring8, grid25, moons")
+                            "ring8, grid25, moons, junction (agents at a junction, chapter 7)")
     train.add_argument("--steps", type=_positive_int, default=None,
                        help="optimizer steps (default: the model's full budget; the quick one under GENMODELS_QUICK=1)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
@@ -76,7 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file",
                             description="Draw N samples from a trained checkpoint and save them as a NumPy array: "
-                                        "(N, 2) for 2-D data, (N, 1, 28, 28) in [0, 1] for images.")
+                                        "(N, 2) for 2-D data, (N, 1, 28, 28) in [0, 1] for images, (N, 20, 2) for junction "
+                                        "trajectories: positions in metres, 8 observed (drawn from the data) then "
+                                        "12 sampled.")
     sample.add_argument("checkpoint", type=Path, metavar="CKPT", help="a checkpoint written by `train`")
     sample.add_argument("-n", "--num-samples", type=_positive_int, required=True, metavar="N", help="how many samples")
     sample.add_argument("--label", type=_non_negative_int, default=None, metavar="K",

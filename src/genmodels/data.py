@@ -44,7 +44,7 @@ SPLIT_SEED = 2022  # the seeded permutation that splits the embedded digits once
 IMAGE_SHAPE = (1, 28, 28)
 
 # Names the command line and `load_dataset` accept.
-DATASETS = ("mnist", "mnist-full", "ring8", "grid25", "moons", "mixture1d")
+DATASETS = ("mnist", "mnist-full", "ring8", "grid25", "moons", "mixture1d", "junction")  # junction: chapter 7
 
 
 # --------------------------------------------------------------------------------------------- MNIST

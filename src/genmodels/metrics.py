@@ -25,6 +25,9 @@ __all__ = [
     "mode_coverage",
     "frechet_distance",
     "classifier_frechet_distance",
+    # chapter 6: anomaly detection
+    "bounds_per_example",
+    "auroc",
 ]
 
 
@@ -262,3 +265,38 @@ def classifier_frechet_distance(
         return frechet_distance(features(x_a), features(x_b))
     finally:
         classifier.train(was_training)
+
+
+# ------------------------------------------------------------------ anomaly detection (chapter 6)
+def bounds_per_example(log_weights: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""The ELBO and IWAE_K of every example from its K log importance weights (K, N): two (N,) tensors.
+
+    ELBO_i ~ (1/K) sum_k log w_ki (a K-sample estimate of the ELBO); IWAE_i = log (1/K) sum_k w_ki.
+    IWAE_i >= ELBO_i for every i (Jensen), both <= log p(x_i) in expectation. Their negatives are anomaly
+    scores (chapter 6); see :func:`log_importance_weights`.
+    """
+    if log_weights.dim() != 2 or log_weights.shape[0] < 1:
+        raise ValueError(f"log_weights must be (K, N) with K >= 1 samples per example, got {tuple(log_weights.shape)}")
+    num_samples = log_weights.shape[0]
+    return log_weights.mean(dim=0), log_weights.logsumexp(dim=0) - math.log(num_samples)
+
+
+def auroc(scores: torch.Tensor, is_anomaly: torch.Tensor) -> float:
+    """Area under the ROC curve of anomaly ``scores`` (N,) (higher = more anomalous) for labels ``is_anomaly`` (N,).
+
+    The probability that a random anomaly scores higher than a random normal example (ties count one half):
+    1 is a perfect detector, 0.5 chance, 0 a perfect detector upside down (chapter 6). Computed by
+    ``sklearn.metrics.roc_auc_score``.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    s = torch.as_tensor(scores).detach().double().cpu().reshape(-1)
+    y = torch.as_tensor(is_anomaly).detach().cpu().reshape(-1)
+    if len(s) != len(y):
+        raise ValueError(f"need one score per label, got {len(s)} scores and {len(y)} labels")
+    if not torch.isfinite(s).all():
+        raise ValueError(f"{int((~torch.isfinite(s)).sum())} scores are NaN or infinite; an AUROC needs finite scores")
+    y = y.bool()
+    if y.all() or not y.any():
+        raise ValueError("an AUROC needs both normal and anomalous examples; the labels hold only one kind")
+    return float(roc_auc_score(y.numpy(), s.numpy()))

@@ -19,12 +19,25 @@ from .models import MLPVAE, ClassConditionalGaussian, ConditionalVAE, CVAEConfig
 from .training import History, fit
 from .gan_training import BEST_TOY_METHOD, IMAGE_RECIPE, toy_recipe, train_gan
 from .models import GAN, CGANConfig, DCGANConfig, MLPGANConfig
+from .attributes import AttributeScaler, measure_attributes  # chapter 8
+from .models import ACGAN, ACGANConfig, StyleGAN, StyleGANConfig, train_acgan  # chapters 8 and 11
+from .models.acgan import ACGAN_RECIPE
+from .models.stylegan import STYLEGAN_RECIPE
+from .models import TRAJECTORY_RECIPE, TrajectoryCVAE, TrajectoryCVAEConfig, trajectory_cvae_loss  # chapter 7
+from .trajectories import sample_junction  # chapter 7
+from dataclasses import fields  # chapters 9-10
+from .imaging import downsample, edge_map
+from .models import SRGAN, Pix2Pix, Pix2PixConfig, SRConfig, train_paired  # chapters 9-10
+from .models.pix2pix import EDGE_SIGMA, PIX2PIX_RECIPE
+from .models.superres import SRGAN_RECIPE
 
-__all__ = ["ModelSpec", "MODELS", "load_training_data", "IMAGE_DATA", "TOY_DATA"]
+__all__ = ["ModelSpec", "MODELS", "load_training_data", "IMAGE_DATA", "TOY_DATA", "TRAJECTORY_DATA"]
 
 IMAGE_DATA = ("mnist", "mnist-full")
 TOY_DATA = ("ring8", "grid25", "moons")
 NUM_TOY_SAMPLES = 10_000
+TRAJECTORY_DATA = ("junction",)  # chapter 7: agents at a junction, (N, 20, 2) trajectories, label = branch
+NUM_TRAJECTORIES = 20_000
 
 
 def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,6 +45,9 @@ def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torc
     if name in IMAGE_DATA:
         data = load_mnist("embedded" if name == "mnist" else "torchvision", device=device)
         return data.x_train, data.y_train
+    if name in TRAJECTORY_DATA:  # chapter 7: 8 observed + 12 future positions per agent, and its branch
+        agents = sample_junction(NUM_TRAJECTORIES, torch.Generator().manual_seed(seed)).to(device)
+        return agents.trajectories(), agents.branch
     return sample_toy(name, NUM_TOY_SAMPLES, seed=seed, device=device)
 
 
@@ -187,6 +203,151 @@ MODELS: dict[str, ModelSpec] = {
         sample=_gan_sample,
     ),
 }
+
+
+# ------------------------------------ chapters 8 and 11: attribute-conditioned GAN, style-based generator
+def _acgan_train(model: ACGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    """Measure thickness and slant of every training digit, standardize them, train as chapter 8 does."""
+    raw = measure_attributes(x, model.config.attributes)
+    scaler = AttributeScaler.fit(raw)
+    model.attribute_mean.copy_(scaler.mean)  # kept in the checkpoint: how to read a standardized request
+    model.attribute_std.copy_(scaler.std)
+    recipe = dict(ACGAN_RECIPE)
+    batches = infinite_minibatches(x, y, scaler.normalize(raw), batch_size=recipe.pop("batch_size"))
+    return train_acgan(model.generator, model.discriminator, batches, num_steps, desc="acgan", **recipe)
+
+
+def _acgan_sample(model: ACGAN, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    labels = torch.full((n,), label, dtype=torch.long) if label is not None else None
+    return model.sample(n, labels, generator=gen)  # standardized attributes ~ N(0, I), clipped to +-2
+
+
+def _stylegan_train(model: StyleGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    recipe = dict(STYLEGAN_RECIPE)
+    batches = infinite_minibatches(x, batch_size=recipe.pop("batch_size"))
+    return train_gan(model.generator, model.discriminator, batches, num_steps,
+                     latent_dim=model.config.latent_dim, desc="stylegan", **recipe)
+
+
+MODELS["acgan"] = ModelSpec(
+    help="attribute-conditioned GAN (AC-GAN): --label K, thickness and slant drawn at random (chapter 8)",
+    data=IMAGE_DATA,
+    conditional_on=IMAGE_DATA,
+    budget="cli.acgan",
+    default_config=lambda data: asdict(ACGANConfig()),
+    build=lambda cfg: ACGAN(ACGANConfig(**{**cfg, "attributes": tuple(cfg["attributes"])})),
+    train=_acgan_train,
+    sample=_acgan_sample,
+)
+MODELS["stylegan"] = ModelSpec(
+    help="style-based generator: mapping network, AdaIN styles, noise injection (chapter 11)",
+    data=IMAGE_DATA,
+    conditional_on=(),
+    budget="cli.stylegan",
+    default_config=lambda data: {**asdict(StyleGANConfig()), "channels": list(StyleGANConfig().channels)},
+    build=lambda cfg: StyleGAN(StyleGANConfig(**{**cfg, "channels": tuple(cfg["channels"])})),
+    train=_stylegan_train,
+    sample=lambda model, n, label, gen: model.sample(n, generator=gen),
+)
+
+# ------------------------------------------------------ chapter 7: trajectory CVAE p(future | past) at a junction
+def _trajcvae_train(model: TrajectoryCVAE, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    """x: whole trajectories (N, num_past + num_future, 2); the branch labels y are not used."""
+    past, future = x[:, : model.config.num_past], x[:, model.config.num_past :]
+    recipe = dict(TRAJECTORY_RECIPE)
+    batches = infinite_minibatches(past, future, batch_size=recipe.pop("batch_size"))
+    return fit(model, trajectory_cvae_loss, batches, num_steps, desc="trajcvae", **recipe)
+
+
+def _trajcvae_sample(model: TrajectoryCVAE, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    """n new agents: a past drawn from the junction data, then one future sampled by the CVAE: (n, 20, 2)."""
+    c = model.config
+    past = sample_junction(n, gen, num_past=c.num_past, num_future=c.num_future).past
+    past = past.to(next(model.parameters()).device)
+    future = model.sample(past, 1, generator=gen)[:, 0]  # (n, num_future, 2)
+    return torch.cat([past, future], dim=1)
+
+
+MODELS["trajcvae"] = ModelSpec(
+    help="trajectory CVAE: observe 8 positions, sample 12 more; samples (N, 20, 2) in metres (chapter 7)",
+    data=TRAJECTORY_DATA,
+    conditional_on=(),
+    budget="cli.trajcvae",
+    default_config=lambda data: asdict(TrajectoryCVAEConfig()),
+    build=lambda cfg: TrajectoryCVAE(TrajectoryCVAEConfig(**cfg)),
+    train=_trajcvae_train,
+    sample=_trajcvae_sample,
+)
+
+
+# ------------------------------------------ chapters 9-10: image-to-image (pix2pix) and super-resolution (SRGAN)
+# Both learn x_in -> x from pairs made of the training digits: x_in = edge map (pix2pix) or 7 x 7 version (srgan).
+# `sample` has no noise to draw: it takes N held-out test digits (picked by --seed, of class --label if given),
+# turns them into inputs the same way, and saves the N outputs. Own inputs: Pix2Pix.translate / SRGAN.upscale.
+def _test_digits(data: str, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    """``n`` held-out test digits of ``data`` (of class ``label``), distinct while there are enough."""
+    split = load_mnist("embedded" if data == "mnist" else "torchvision")
+    pool = split.x_test if label is None else split.x_test[split.y_test == label]
+    if n <= len(pool):
+        return pool[torch.randperm(len(pool), generator=gen)[:n]]
+    return pool[torch.randint(len(pool), (n,), generator=gen)]
+
+
+def _image_to_image_build(model_class: type, config_class: type) -> Callable[[dict], nn.Module]:
+    """build(cfg) for a config dict holding the model's fields plus the data set and input settings."""
+
+    names = {f.name for f in fields(config_class)}
+
+    def build(cfg: dict) -> nn.Module:
+        model = model_class(config_class(**{k: v for k, v in cfg.items() if k in names}))
+        model.data_name, model.edge_sigma = cfg["data"], cfg.get("edge_sigma")
+        return model
+
+    return build
+
+
+def _pix2pix_train(model: Pix2Pix, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    recipe = dict(PIX2PIX_RECIPE)
+    batches = infinite_minibatches(edge_map(x, model.edge_sigma), x, batch_size=recipe.pop("batch_size"))
+    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="pix2pix", **recipe)
+
+
+def _pix2pix_sample(model: Pix2Pix, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    return model.translate(edge_map(_test_digits(model.data_name, n, label, gen), model.edge_sigma))
+
+
+def _srgan_train(model: SRGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    recipe = dict(SRGAN_RECIPE)
+    batches = infinite_minibatches(downsample(x, model.config.scale), x, batch_size=recipe.pop("batch_size"))
+    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="srgan", **recipe)
+
+
+def _srgan_sample(model: SRGAN, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    return model.upscale(downsample(_test_digits(model.data_name, n, label, gen), model.config.scale))
+
+
+MODELS["pix2pix"] = ModelSpec(
+    help="pix2pix: edge map -> digit, U-Net + PatchGAN; sample translates the edges of N test digits "
+         "(--label K: test digits of class K) (chapter 9)",
+    data=IMAGE_DATA,
+    conditional_on=IMAGE_DATA,  # --label picks which test digits to translate
+    budget="cli.pix2pix",
+    default_config=lambda data: {**asdict(Pix2PixConfig()), "data": data, "edge_sigma": EDGE_SIGMA},
+    build=_image_to_image_build(Pix2Pix, Pix2PixConfig),
+    train=_pix2pix_train,
+    sample=_pix2pix_sample,
+)
+MODELS["srgan"] = ModelSpec(
+    help="super-resolution GAN 7x7 -> 28x28; sample upscales N downsampled test digits "
+         "(--label K: test digits of class K) (chapter 10)",
+    data=IMAGE_DATA,
+    conditional_on=IMAGE_DATA,
+    budget="cli.srgan",
+    default_config=lambda data: {**asdict(SRConfig()), "data": data},
+    build=_image_to_image_build(SRGAN, SRConfig),
+    train=_srgan_train,
+    sample=_srgan_sample,
+)
 
 
 def default_steps(model: str) -> int:

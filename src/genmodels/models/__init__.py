@@ -17,6 +17,53 @@ from .gan import (
 )
 from .cvae import ConditionalVAE, CVAEConfig
 from .vae import MLPVAE, Autoencoder, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
+# chapters 8 and 11 (applications): attribute-conditioned GAN, style-based generator
+from .acgan import (
+    ACGAN,
+    ACDiscriminator,
+    ACGANConfig,
+    ACGenerator,
+    ACOutput,
+    acgan_discriminator_loss,
+    acgan_generator_loss,
+    auxiliary_attribute_loss,
+    auxiliary_class_loss,
+    make_acgan_step,
+    train_acgan,
+)
+from .stylegan import (
+    AdaIN,
+    MappingNetwork,
+    NoiseInjection,
+    StyleGAN,
+    StyleDiscriminator,
+    StyleGANConfig,
+    StyleGenerator,
+    adaptive_instance_norm,
+    make_noise,
+)
+# chapter 7: motion forecasting
+from .trajectory import (
+    TRAJECTORY_RECIPE,
+    TrajectoryCVAE,
+    TrajectoryCVAEConfig,
+    TrajectoryRegressor,
+    trajectory_cvae_loss,
+    trajectory_mse_loss,
+)
+# chapters 9-10 (applications): pix2pix, super-resolution
+from .pix2pix import (
+    PIX2PIX_RECIPE,
+    PatchDiscriminator,
+    Pix2Pix,
+    Pix2PixConfig,
+    UNetGenerator,
+    make_paired_step,
+    paired_discriminator_step,
+    paired_generator_step,
+    train_paired,
+)
+from .superres import SRGAN, SRGAN_RECIPE, ResidualBlock, SRConfig, SRGenerator
 
 __all__ = [
     "ClassifierConfig",
@@ -43,4 +90,47 @@ __all__ = [
     "Autoencoder",
     "ConditionalVAE",
     "CVAEConfig",
+    # chapter 7: motion forecasting
+    "TRAJECTORY_RECIPE",
+    "TrajectoryCVAE",
+    "TrajectoryCVAEConfig",
+    "TrajectoryRegressor",
+    "trajectory_cvae_loss",
+    "trajectory_mse_loss",
+    # chapters 8 and 11
+    "ACGAN",
+    "ACDiscriminator",
+    "ACGANConfig",
+    "ACGenerator",
+    "ACOutput",
+    "acgan_discriminator_loss",
+    "acgan_generator_loss",
+    "auxiliary_attribute_loss",
+    "auxiliary_class_loss",
+    "make_acgan_step",
+    "train_acgan",
+    "AdaIN",
+    "MappingNetwork",
+    "NoiseInjection",
+    "StyleGAN",
+    "StyleGANConfig",
+    "StyleGenerator",
+    "StyleDiscriminator",
+    "adaptive_instance_norm",
+    "make_noise",
+    # chapters 9-10
+    "PIX2PIX_RECIPE",
+    "PatchDiscriminator",
+    "Pix2Pix",
+    "Pix2PixConfig",
+    "UNetGenerator",
+    "make_paired_step",
+    "paired_discriminator_step",
+    "paired_generator_step",
+    "train_paired",
+    "SRGAN",
+    "SRGAN_RECIPE",
+    "ResidualBlock",
+    "SRConfig",
+    "SRGenerator",
 ]
