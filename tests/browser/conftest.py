@@ -1,0 +1,23 @@
+"""Prints what the browser test covered (pages, decks, explorers) at the end of the pytest run."""
+
+from __future__ import annotations
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    report = getattr(config, "genmodels_browser_report", None)
+    if not report or not (report["pages"] or report["decks"]):
+        return
+    write = terminalreporter.write_line
+    terminalreporter.section("browser test: what was checked")
+    for page, c in report["pages"].items():
+        write(f"page  {page}: {c['math']} formulas, {c['images']} images, {c['widgets']} widget views, "
+              f"{c['explorers']} explorers")
+    for deck, c in report["decks"].items():
+        write(f"deck  {deck}: {c['slides']} slides, {c['notes']} speaker notes, {c['math']} formulas, "
+              f"{c['images']} images, {c['explorers']} explorers")
+    for e in report["explorers"]:
+        write(f"explorer {e['explorer']} in {e['where']}: " + "; ".join(e["moves"]) + " -> picture changed")
+    moves = sum(len(e["moves"]) for e in report["explorers"])
+    write(f"{len(report['pages'])} pages, {len(report['decks'])} decks, {len(report['explorers'])} explorers "
+          f"({moves} keyboard moves), {len(report['blocked_requests'])} requests that tried to leave 127.0.0.1"
+          + (f", {report['seconds']} s" if "seconds" in report else ""))

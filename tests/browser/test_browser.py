@@ -1,0 +1,334 @@
+"""The built book and slides in a real browser: headless Chromium, served from 127.0.0.1, no network.
+
+Runs only with ``GENMODELS_BROWSER_TEST=1``, after the README's build command (CI does both); the plain
+unit-test command skips this file. When switched on, a missing build, Playwright or Chromium is a failure.
+
+For every page of ``_toc.yml``: it loads with HTTP 200 for everything it asks for, no request leaves
+127.0.0.1 (each is recorded and aborted), no console error beyond the known noise in ``HARMLESS``, every
+MathJax expression is rendered (no unprocessed ``.math`` node, no TeX error), every image has loaded, every
+saved widget view has rendered; every explorer (precomputed pictures switched with ``jslink``) changes its
+picture when one of its sliders or toggle buttons is moved from the keyboard. For every deck in
+``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
+console, math and image checks hold, and its explorers respond too.
+
+    GENMODELS_BROWSER_TEST=1 .venv/bin/python -m pytest tests/browser -n 0
+
+``GENMODELS_BOOK_ROOT`` points at another book root (with ``_toc.yml`` and ``_build/``);
+``GENMODELS_CHROMIUM`` at another Chromium binary (default ``/usr/bin/chromium``).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import re
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+if os.environ.get("GENMODELS_BROWSER_TEST") != "1":
+    pytest.skip("browser test of the built book: build it (README), then set GENMODELS_BROWSER_TEST=1 "
+                "(CI does)", allow_module_level=True)
+
+from genmodels.slides import chapter_sources  # noqa: E402  (after the skip: needs only the toc)
+
+ROOT = Path(os.environ.get("GENMODELS_BOOK_ROOT", Path(__file__).resolve().parents[2]))
+BUILD = ROOT / "_build"
+
+# Console messages that are not ours to fix, each with the reason it is harmless.
+HARMLESS = {
+    "Identifier 'THEBE_JS_URL' has already been declared": "sphinx-thebe's config script is included twice by "
+    "Jupyter Book; thebe itself is off (launch_buttons.thebe: false) and never loads",
+    "Got invalid theme mode": "pydata-sphinx-theme on a first visit (empty localStorage) falls back to 'auto'",
+}
+
+
+def _toc_pages() -> list[str]:
+    import yaml
+
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+
+    def files(node) -> list[str]:
+        if isinstance(node, dict):
+            return ([node["file"]] if "file" in node else []) + [
+                f for key, value in node.items() if key != "file" for f in files(value)]
+        return [f for item in node for f in files(item)] if isinstance(node, list) else []
+
+    return [str(Path(f).with_suffix("")) for f in [toc["root"]] + files({k: v for k, v in toc.items() if k != "root"})]
+
+
+PAGES = _toc_pages()
+CHAPTERS = {Path(source).name: source for source in chapter_sources(ROOT)}  # deck name -> page
+DECKS = list(CHAPTERS)
+REPORT: dict = {"pages": {}, "decks": {}, "explorers": [], "blocked_requests": []}
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module", autouse=True)
+def _share_report(request):
+    request.config.genmodels_browser_report = REPORT  # conftest.py prints it at the end
+    REPORT["started"] = time.time()
+
+
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # quiet
+        pass
+
+    def do_GET(self):
+        if self.path == "/favicon.ico":  # the browser asks for it by itself; the book has none
+            self.send_response(204)
+            self.end_headers()
+            return
+        super().do_GET()
+
+
+@pytest.fixture(scope="module")
+def server():
+    for needed in (BUILD / "html" / "index.html", BUILD / "slides" / "index.html"):
+        if not needed.is_file():
+            pytest.fail(f"{needed} is missing: build the book and the slides first (the README's build command)")
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Handler, directory=str(BUILD)))
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("Playwright for Python is not installed (pip install -r requirements.txt)")
+    executable = os.environ.get("GENMODELS_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not Path(executable).is_file():
+        pytest.fail(f"no Chromium at {executable}: apt-get install -y chromium (or set GENMODELS_CHROMIUM)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """One page in a fresh browser context, with everything it asked for and everything it complained about."""
+
+    def __init__(self, browser, base: str, path: str):
+        self.base, self.external, self.failed, self.errors = base, [], [], []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page = self.context.new_page()
+        self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
+        self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+        self.page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
+        self.page.on("requestfailed", self._request_failed)
+        self.page.goto(base + path, wait_until="load")
+
+    def _route(self, route):
+        url = route.request.url
+        if url.startswith(self.base):
+            route.continue_()
+        else:
+            self.external.append(url)
+            REPORT["blocked_requests"].append(url)
+            route.abort()
+
+    def _request_failed(self, request):
+        if request.url.startswith(self.base):
+            self.failed.append(f"failed {request.url} ({request.failure})")
+
+    def close(self):
+        self.context.close()
+
+    def real_errors(self) -> list[str]:
+        return [e for e in self.errors if not any(noise in e for noise in HARMLESS)
+                and not e.startswith("Failed to load resource")]  # those are in self.failed, with their URL
+
+
+def _settle(page) -> None:
+    """Wait for MathJax's first typeset, the widget views and every image."""
+    page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)", timeout=30_000)
+    page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
+    page.wait_for_function("""() => {
+        const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+        for (const v of views) if (!v.parentElement.querySelector('.jupyter-widgets')) return false;
+        return Array.from(document.images).every(i => i.complete);
+    }""", timeout=60_000)
+
+
+MATH_STATE = r"""() => ({
+    rendered: document.querySelectorAll('mjx-container').length,
+    tex_errors: Array.from(document.querySelectorAll('mjx-merror')).map(e => e.textContent).slice(0, 5),
+    unrendered: Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container'))
+                     .map(m => m.textContent.slice(0, 60)).slice(0, 5),
+    stray_tex: (() => {  // "$", "\(" or "\[" left in the text outside code: math that the Markdown parser broke
+        const found = [], skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .jupyter-widgets';
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+            if (/\$|\\\(|\\\[/.test(node.textContent) && !node.parentElement.closest(skip)) {
+                found.push(node.textContent.trim().slice(0, 80));
+            }
+        }
+        return found.slice(0, 5);
+    })(),
+})"""
+
+IMAGES = """() => Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0))
+                   .map(i => i.currentSrc.slice(0, 80) || '(no src)')"""
+
+
+def _common_checks(visit: Visit) -> dict:
+    _settle(visit.page)
+    math = visit.page.evaluate(MATH_STATE)
+    broken_images = visit.page.evaluate(IMAGES)
+    problems = []
+    if visit.external:
+        problems.append(f"requests that left 127.0.0.1: {visit.external[:5]}")
+    if visit.failed:
+        problems.append(f"failed requests: {visit.failed[:5]}")
+    if visit.real_errors():
+        problems.append(f"console errors: {visit.real_errors()[:5]}")
+    if math["tex_errors"] or math["unrendered"] or math["stray_tex"]:
+        problems.append(f"math not rendered: {math}")
+    if broken_images:
+        problems.append(f"images not loaded: {broken_images[:5]}")
+    assert not problems, "; ".join(problems)
+    return {"math": math["rendered"], "images": visit.page.evaluate("document.images.length")}
+
+
+# ----------------------------------------------------------------------------- explorers
+def _explorer_roots(page):
+    """Top-level widget views that hold pictures and at least one slider or toggle-button control."""
+    return [root for root in page.locator(".widget-subarea > .jupyter-widgets").all()
+            if root.locator("img").count() and root.locator(".noUi-handle, .widget-toggle-button").count()]
+
+
+PICTURE = """async (root) => {
+    const sums = [];
+    for (const img of root.querySelectorAll('img')) {
+        const bytes = new Uint8Array(await (await fetch(img.src)).arrayBuffer());
+        let h = bytes.length;
+        for (let i = 0; i < bytes.length; i++) h = (h * 31 + bytes[i]) >>> 0;
+        sums.push(h);
+    }
+    return sums.join(',');
+}"""
+
+
+def _move(page, root, control) -> str:
+    """Move one control from the keyboard; returns what was done."""
+    if "noUi-handle" in (control.get_attribute("class") or ""):
+        control.focus()
+        before = control.get_attribute("aria-valuenow")
+        page.keyboard.press("ArrowRight" if before != control.get_attribute("aria-valuemax") else "ArrowLeft")
+        return f"slider {before} -> {control.get_attribute('aria-valuenow')}"
+    buttons = root.locator(".widget-toggle-button")
+    target = next(b for b in buttons.all() if "mod-active" not in (b.get_attribute("class") or ""))
+    target.focus()
+    page.keyboard.press("Space")
+    return f"toggle -> {target.inner_text()}"
+
+
+def _check_explorers(page, where: str, show=None) -> int:
+    """Every control of every explorer on the page, moved from the keyboard, must change the picture."""
+    roots = _explorer_roots(page)
+    for number, root in enumerate(roots):
+        if show:
+            show(root)
+        controls = root.locator(".noUi-handle").all()
+        toggles = root.locator(".widget-toggle-buttons")
+        controls += [toggles.nth(i) for i in range(toggles.count())]
+        moves = []
+        for control in controls:
+            before = root.evaluate(PICTURE)
+            move = _move(page, root, control)
+            deadline = time.monotonic() + 10
+            while root.evaluate(PICTURE) == before:
+                assert time.monotonic() < deadline, f"{where}, explorer {number}: {move} did not change the picture"
+                page.wait_for_timeout(100)
+            moves.append(move)
+        REPORT["explorers"].append({"where": where, "explorer": number, "moves": moves})
+    return len(roots)
+
+
+# ----------------------------------------------------------------------------- tests
+def test_no_cdn_in_built_html():
+    """No <script src> or stylesheet <link> in the built HTML points outside the build."""
+    remote = re.compile(r"""<(?:script[^>]*\bsrc|link[^>]*\bhref)=["'](?:https?:)?//[^"']+""", re.I)
+    pages = list((BUILD / "html").rglob("*.html")) + list((BUILD / "slides").glob("*.html"))
+    if not pages:
+        pytest.fail(f"no HTML under {BUILD}: build the book and the slides first")
+    offenders = {}
+    for page in pages:
+        for tag in remote.findall(page.read_text(encoding="utf-8", errors="replace")):
+            if "stylesheet" in tag or tag.lower().startswith("<script") or "preload" in tag:
+                offenders.setdefault(str(page.relative_to(BUILD)), []).append(tag[:120])
+    assert not offenders, f"CDN assets in the build: {offenders}"
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_book_page(server, browser, page):
+    visit = Visit(browser, server, f"html/{page}.html")
+    try:
+        counts = _common_checks(visit)
+        if page.startswith("chapters/"):
+            assert counts["math"] > 0, f"{page}: a chapter without a single rendered formula?"
+        views = visit.page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
+        counts["widgets"] = views
+        counts["explorers"] = _check_explorers(visit.page, f"html/{page}.html")
+        REPORT["pages"][page] = counts
+    finally:
+        visit.close()
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_deck(server, browser, deck):
+    visit = Visit(browser, server, f"slides/{deck}.html")
+    try:
+        visit.page.wait_for_selector(".reveal.ready", timeout=60_000)
+        counts = _common_checks(visit)
+        state = visit.page.evaluate("""() => ({slides: Reveal.getTotalSlides(), notes_plugin: Reveal.hasPlugin('notes'),
+                                           notes: document.querySelectorAll('aside.notes').length})""")
+        assert state["slides"] > 3 and state["notes_plugin"], f"{deck}: {state}"
+        book = REPORT["pages"].get(CHAPTERS[deck], {})
+        assert counts["images"] or not book.get("images"), f"{deck}: the chapter has figures, the deck none"
+
+        def show(root):  # reveal only lays out the current slide: go to the explorer's
+            visit.page.evaluate("""(el) => { const i = Reveal.getIndices(el.closest('section')); Reveal.slide(i.h, i.v); }""",
+                                root.element_handle())
+            visit.page.wait_for_timeout(300)
+
+        counts.update(state, explorers=_check_explorers(visit.page, f"slides/{deck}.html", show))
+        REPORT["decks"][deck] = counts
+    finally:
+        visit.close()
+
+
+def test_slides_index(server, browser):
+    visit = Visit(browser, server, "slides/index.html")
+    try:
+        links = visit.page.eval_on_selector_all("ol a", "as => as.map(a => a.getAttribute('href'))")
+        assert links == [f"{deck}.html" for deck in DECKS], links
+        assert not visit.external and not visit.failed and not visit.real_errors()
+    finally:
+        visit.close()
+
+
+def test_explorers_found():
+    """The book has kernel-free explorers, with sliders and with toggle buttons, and they were all exercised."""
+    moves = [m for e in REPORT["explorers"] for m in e["moves"]]
+    assert any(m.startswith("slider") for m in moves), f"no slider explorer was moved: {REPORT['explorers']}"
+    assert any(m.startswith("toggle") for m in moves), f"no toggle-button explorer was moved: {REPORT['explorers']}"
+
+
+def test_report():
+    """Write what was covered to _build/browser-report.json (conftest prints a summary)."""
+    assert REPORT["pages"] and REPORT["decks"], "no page or deck was checked"
+    REPORT["seconds"] = round(time.time() - REPORT["started"], 1)
+    (BUILD / "browser-report.json").write_text(json.dumps(REPORT, indent=1))
