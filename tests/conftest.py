@@ -15,6 +15,9 @@ import tempfile
 import pytest
 
 os.environ.setdefault("GENMODELS_QUICK", "1")
+# pytest-xdist runs two workers (pyproject addopts): one CPU thread each, for the tests and for the notebook
+# kernels they start, or the two workers' thread pools fight over the cores and everything slows down.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 if not os.environ.get("GENMODELS_CACHE_DIR"):
     _cache_dir = tempfile.mkdtemp(prefix="genmodels-test-cache-")
     os.environ["GENMODELS_CACHE_DIR"] = _cache_dir
@@ -27,3 +30,14 @@ def mnist():
     from genmodels.data import load_mnist
 
     return load_mnist()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_cpu_thread():
+    """The tests' networks are tiny: one CPU thread is as fast as several, and far faster on a busy machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -30,15 +30,6 @@ from genmodels.models import (
 )
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These networks are tiny: one thread is faster than several, and much faster on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _params(module: nn.Module) -> list[torch.Tensor]:
     return [p.detach().clone() for p in module.parameters()]
 

@@ -49,15 +49,6 @@ from genmodels.training import fit
 from genmodels.widgets import cvae_explorer, digit_to_png, image_explorer, latent_explorer
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_cpu_thread():
-    """Small networks: one CPU thread is as fast, and a busy machine slows two threads down up to 10x."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _train(model, loss_fn, mnist, num_steps, lr=3e-3):
     seed_everything(0)
     batches = infinite_minibatches(mnist.x_train, mnist.y_train, batch_size=128,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
@@ -17,6 +18,7 @@ __all__ = [
     "plot_latent_grid",
     "plot_toy_samples",
     "animate_toy_samples",
+    "animation_to_html",
 ]
 
 
@@ -185,3 +187,26 @@ def animate_toy_samples(
     movie = animation.FuncAnimation(fig, show, frames=len(frames), interval=interval, blit=False)
     plt.close(fig)
     return movie
+
+
+# matplotlib's JavaScript player draws its buttons with Font Awesome icons loaded from a CDN: the book works
+# offline, so the stylesheet goes and each icon becomes a plain Unicode symbol.
+_PLAYER_ICONS = {  # the <i> tags of matplotlib's player, in its order
+    "fa fa-minus": "\u2212", "fa fa-fast-backward": "\u23ee", "fa fa-step-backward": "\u23f4",
+    "fa fa-play fa-flip-horizontal": "\u25c0", "fa fa-pause": "\u23f8", "fa fa-play": "\u25b6",
+    "fa fa-step-forward": "\u23f5", "fa fa-fast-forward": "\u23ed", "fa fa-plus": "+",
+}
+
+
+def animation_to_html(movie, fps: int = 3, default_mode: str = "once") -> str:
+    """``movie.to_jshtml()`` with no request to the internet: display it with ``IPython.display.HTML``."""
+    html = movie.to_jshtml(fps=fps, default_mode=default_mode)
+    html, removed = re.subn(r'<link rel="stylesheet"\s+href="https://[^"]*font-awesome[^"]*">', "", html)
+    if removed != 1:
+        raise RuntimeError("matplotlib's animation player changed: its Font Awesome stylesheet was not found")
+    for icon, symbol in _PLAYER_ICONS.items():
+        html = html.replace(f'<i class="{icon}"></i>', symbol)
+    if "https://" in html or 'class="fa ' in html:
+        raise RuntimeError("matplotlib's animation player still refers to the internet or to Font Awesome")
+    return html
+
