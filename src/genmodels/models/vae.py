@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-__all__ = ["VAEConfig", "MLPVAE", "reparameterize", "ConvVAEConfig", "ConvVAE", "Autoencoder"]
+__all__ = ["BernoulliVAE", "VAEConfig", "MLPVAE", "reparameterize", "ConvVAEConfig", "ConvVAE", "Autoencoder"]
 
 
 @dataclass
@@ -30,7 +30,23 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     return mu + torch.exp(0.5 * logvar) * eps
 
 
-class MLPVAE(nn.Module):
+class BernoulliVAE(nn.Module):
+    """What every VAE of chapter 3 shares: subclasses define ``encode(x) -> (mu, logvar)`` and ``decode(z)``
+    (Bernoulli logits, (B, pixels)) and have a ``config.latent_dim``; ``forward(x)`` -> (logits, mu, logvar)."""
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x)
+        return self.decode(reparameterize(mu, logvar)), mu, logvar
+
+    @torch.no_grad()
+    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Pixel means sigmoid(decoder(z)) for z ~ N(0, I): (num_samples, pixels) in [0, 1]."""
+        device = next(self.parameters()).device
+        z = torch.randn(num_samples, self.config.latent_dim, generator=generator).to(device)
+        return torch.sigmoid(self.decode(z))
+
+
+class MLPVAE(BernoulliVAE):
     """Bernoulli-likelihood VAE on flattened images; ``forward(x)`` -> (logits, mu, logvar)."""
 
     def __init__(self, config: VAEConfig | None = None):
@@ -52,17 +68,6 @@ class MLPVAE(nn.Module):
         """Logits of the Bernoulli p(x | z), (B, data_dim); ``sigmoid`` gives pixel means."""
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar)), mu, logvar
-
-    @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Pixel means sigmoid(decoder(z)) for z ~ N(0, I): (num_samples, data_dim) in [0, 1]."""
-        device = next(self.parameters()).device
-        z = torch.randn(num_samples, self.config.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z))
-
 
 @dataclass
 class ConvVAEConfig:
@@ -70,7 +75,7 @@ class ConvVAEConfig:
     channels: tuple[int, int] = (16, 32)
 
 
-class ConvVAE(nn.Module):
+class ConvVAE(BernoulliVAE):
     """Convolutional Bernoulli VAE on (B, 1, 28, 28) images; ``forward(x)`` -> (logits (B, 784), mu, logvar).
 
     Two stride-2 convolutions down (28 -> 14 -> 7), two transposed convolutions up: the decoder knows that
@@ -104,16 +109,6 @@ class ConvVAE(nn.Module):
         h = self.decoder_input(z).reshape(len(z), self.config.channels[1], 7, 7)  # (B, c2, 7, 7)
         return self.decoder(h).flatten(1)
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar)), mu, logvar
-
-    @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Pixel means sigmoid(decoder(z)) for z ~ N(0, I): (num_samples, 784) in [0, 1]."""
-        device = next(self.parameters()).device
-        z = torch.randn(num_samples, self.config.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z))
 
 
 class Autoencoder(nn.Module):
