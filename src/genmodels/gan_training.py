@@ -28,6 +28,7 @@ __all__ = [
     "generator_step",
     "make_gan_step",
     "train_gan",
+    "train_players",
     "TOY_BASE",
     "TOY_METHODS",
     "BEST_TOY_METHOD",
@@ -206,21 +207,49 @@ def train_gan(
     step_keys = {"kind", "r1_gamma", "gp_weight", "d_steps"}
     step_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k in step_keys}
     loop_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k not in step_keys}
+
+    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer) -> Callable:
+        return make_gan_step(generator, discriminator, optimizer_g, optimizer_d, batches, latent_dim,
+                             noise=torch.Generator().manual_seed(seed), **step_kwargs)
+
+    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr_g, lr_d=lr_d, betas=betas,
+                         decay_lr=decay_lr, decay_start=decay_start, monitor=monitor, **loop_kwargs)
+
+
+def train_players(
+    generator: nn.Module,
+    discriminator: nn.Module | None,
+    make_step: Callable[[torch.optim.Optimizer, torch.optim.Optimizer | None], Callable[[int], dict]],
+    num_steps: int,
+    *,
+    lr_g: float,
+    lr_d: float,
+    betas: tuple[float, float],
+    decay_lr: bool = False,
+    decay_start: float = 0.0,
+    monitor: Callable[[], dict[str, float]] | None = None,
+    **loop_kwargs,
+) -> History:
+    """The loop around every two-player step of the course (GAN, AC-GAN, pix2pix, SRGAN); returns the history.
+
+    One Adam per player (``discriminator=None``: G alone, plain regression), both networks in training mode,
+    ``step = make_step(optimizer_g, optimizer_d)``, the optional linear learning-rate decay and monitor of
+    :func:`train_gan`, :func:`genmodels.training.train_loop`, and both networks back in evaluation mode.
+    """
     optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
-    generator.train()
-    discriminator.train()
-    step = make_gan_step(
-        generator, discriminator, optimizer_g, optimizer_d, batches, latent_dim,
-        noise=torch.Generator().manual_seed(seed), **step_kwargs,
-    )
+    optimizer_d = None if discriminator is None else torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+    players = [m for m in (generator, discriminator) if m is not None]
+    for player in players:
+        player.train()
+    step = make_step(optimizer_g, optimizer_d)
     if decay_lr:
-        step = _with_lr_decay(step, (optimizer_g, optimizer_d), num_steps, int(decay_start * num_steps))
+        optimizers = tuple(o for o in (optimizer_g, optimizer_d) if o is not None)
+        step = _with_lr_decay(step, optimizers, num_steps, int(decay_start * num_steps))
     if monitor is not None:
         step = _with_monitor(step, monitor, loop_kwargs.get("log_every", 10), num_steps)
     history = train_loop(step, num_steps, **loop_kwargs)
-    generator.eval()
-    discriminator.eval()
+    for player in players:
+        player.eval()
     return history
 
 

@@ -24,9 +24,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..gan_training import _with_lr_decay, frozen
+from ..gan_training import frozen, train_players
 from ..losses import discriminator_loss, generator_loss
-from ..training import History, train_loop
+from ..training import History
 from .gan import DCDiscriminator, DCGANConfig, DCGenerator, sample_latent
 
 __all__ = [
@@ -221,18 +221,12 @@ def train_acgan(
     **loop_kwargs,
 ) -> History:
     """Adam for both players and :func:`make_acgan_step` repeated by :func:`train_loop` (as ``train_gan``)."""
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-    optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
-    generator.train()
-    discriminator.train()
-    step = make_acgan_step(generator, discriminator, optimizer_g, optimizer_d, batches, kind=kind,
-                           noise=torch.Generator().manual_seed(seed))
-    if decay_lr:
-        step = _with_lr_decay(step, (optimizer_g, optimizer_d), num_steps, int(decay_start * num_steps))
-    history = train_loop(step, num_steps, **loop_kwargs)
-    generator.eval()
-    discriminator.eval()
-    return history
+    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer) -> Callable:
+        return make_acgan_step(generator, discriminator, optimizer_g, optimizer_d, batches, kind=kind,
+                               noise=torch.Generator().manual_seed(seed))
+
+    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr_g, lr_d=lr_d, betas=betas,
+                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)
 
 
 # ---------------------------------------------------------------------------- the pair, for the CLI

@@ -18,9 +18,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from ..gan_training import _with_lr_decay, frozen
+from ..gan_training import frozen, train_players
 from ..losses import discriminator_loss, generator_loss
-from ..training import History, train_loop
+from ..training import History
 
 __all__ = [
     "Pix2PixConfig",
@@ -282,22 +282,12 @@ def train_paired(
     step_keys = {"pixel_loss", "pixel_weight", "adversarial_weight", "kind", "conditional"}
     step_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k in step_keys}
     loop_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k not in step_keys}
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=betas)
-    optimizers = [optimizer_g]
-    optimizer_d = None
-    if discriminator is not None:
-        optimizer_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
-        optimizers.append(optimizer_d)
-        discriminator.train()
-    generator.train()
-    step = make_paired_step(generator, discriminator, optimizer_g, optimizer_d, batches, **step_kwargs)
-    if decay_lr:
-        step = _with_lr_decay(step, tuple(optimizers), num_steps, int(decay_start * num_steps))
-    history = train_loop(step, num_steps, **loop_kwargs)
-    generator.eval()
-    if discriminator is not None:
-        discriminator.eval()
-    return history
+
+    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer | None) -> Callable:
+        return make_paired_step(generator, discriminator, optimizer_g, optimizer_d, batches, **step_kwargs)
+
+    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr, lr_d=lr, betas=betas,
+                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)
 
 
 # pix2pix's recipe (Isola et al., 2017): Adam with beta_1 = 0.5, the rate decayed over the second half, L1 weighted
