@@ -120,7 +120,7 @@ def epoch_batches(x: torch.Tensor, epochs: int) -> Iterator[tuple[torch.Tensor, 
     """
     shuffle = torch.Generator().manual_seed(SEED)
     return itertools.chain.from_iterable(
-        iterate_minibatches(x, batch_size=BATCH_SIZE, shuffle=True, drop_last=False, generator=shuffle)
+        iterate_minibatches(x, batch_size=BATCH_SIZE, shuffle=True, drop_last=False, rng=shuffle)
         for _ in range(epochs)
     )
 

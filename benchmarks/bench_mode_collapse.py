@@ -7,7 +7,7 @@ sample lands on it. Report the number of modes captured and the percentage of hi
 over runs. Our toys (``genmodels.data.TOYS``): ring-8, 8 modes on the unit circle with std 0.01; grid-25,
 25 modes on {-4, -2, 0, 2, 4}^2 with std 0.05.
 
-Every method of chapter 5 (``genmodels.gan_training.TOY_METHODS``) is trained from scratch for each seed: the
+Every method of chapter 5 (``genmodels.recipes.TOY_METHODS``) is trained from scratch for each seed: the
 same MLPs (3 hidden layers of 128 units, 2-D latent), batches of 256 fresh samples, Adam at 1e-3, only the
 method's own changes on top. Training time is measured as CPU time of this process (``time.process_time``)
 with PyTorch on one thread, so it does not depend on what else the machine runs (wall-clock time does); the
@@ -32,9 +32,10 @@ import torch
 
 from genmodels import seed_everything, steps
 from genmodels.data import toy_distribution
-from genmodels.gan_training import BEST_TOY_METHOD, TOY_METHODS, toy_recipe, train_gan
+from genmodels.gan_training import train_gan
 from genmodels.metrics import mode_coverage
 from genmodels.models import GAN, MLPGANConfig
+from genmodels.recipes import BEST_TOY_METHOD, TOY_METHODS, toy_recipe
 
 NUM_SAMPLES = 2500
 CPU_LIMIT_S = 60.0
@@ -53,17 +54,16 @@ PUBLISHED = {
 def run(toy_name: str, method: str, seed: int, num_steps: int) -> dict:
     """Train one GAN of ``method`` on ``toy_name`` from ``seed``; its mode coverage and CPU seconds."""
     toy = toy_distribution(toy_name)
-    model_options, train_options = toy_recipe(method, toy.modes)
+    model_options, recipe = toy_recipe(method, toy.modes)
     seed_everything(seed)
     gan = GAN(MLPGANConfig(**model_options))
-    batch_size = train_options.pop("batch_size")
     noise = torch.Generator().manual_seed(seed)
-    batches = iter(lambda: (toy.sample(batch_size, noise)[0],), None)
+    batches = iter(lambda: (toy.sample(recipe.batch_size, noise)[0],), None)
     start = time.process_time()
     train_gan(gan.generator, gan.discriminator, batches, num_steps, latent_dim=gan.config.latent_dim,
-              seed=seed, progress=False, log_every=100, **train_options)
+              seed=seed, progress=False, log_every=100, **recipe.train_args)
     cpu_seconds = time.process_time() - start
-    samples = gan.sample(NUM_SAMPLES, generator=torch.Generator().manual_seed(10_000 + seed))
+    samples = gan.sample(NUM_SAMPLES, rng=torch.Generator().manual_seed(10_000 + seed))
     result = mode_coverage(samples, toy.modes, toy.std)
     return {"toy": toy_name, "method": method, "seed": seed, "steps": num_steps, "cpu_seconds": cpu_seconds,
             "modes": result.num_captured, "high_quality": result.high_quality}

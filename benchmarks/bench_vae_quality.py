@@ -100,7 +100,7 @@ def train_for(seconds: float, build: Callable[[], torch.nn.Module], lr: float, s
     seed_everything(SEED)
     model = build().to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    batches = infinite_minibatches(data.x_train, batch_size=BATCH_SIZE, generator=torch.Generator().manual_seed(SEED))
+    batches = infinite_minibatches(data.x_train, batch_size=BATCH_SIZE, rng=torch.Generator().manual_seed(SEED))
     spent, num_steps = 0.0, 0
     while spent < seconds:
         _sync(device)
@@ -117,7 +117,7 @@ def score(model: torch.nn.Module, data: DigitData) -> dict:
     """Test -ELBO and -IWAE_100 on the 500 held-out digits, seeded the same way for every model."""
     seed_everything(SEED)
     nelbo = test_negative_elbo(model, data.x_test)
-    niwae = -iwae_bound(model, data.x_test, IWAE_SAMPLES, generator=torch.Generator().manual_seed(SEED))
+    niwae = -iwae_bound(model, data.x_test, IWAE_SAMPLES, rng=torch.Generator().manual_seed(SEED))
     return {"test_neg_elbo": nelbo, "test_neg_iwae100": niwae}
 
 
@@ -141,7 +141,7 @@ def cvae_judged(num_steps: int, data: DigitData, device: torch.device) -> dict:
     seed_everything(SEED)
     model = ConditionalVAE(CVAEConfig(latent_dim=2)).to(device)
     batches = infinite_minibatches(data.x_train, data.y_train, batch_size=BATCH_SIZE,
-                                   generator=torch.Generator().manual_seed(SEED))
+                                   rng=torch.Generator().manual_seed(SEED))
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * i / num_steps)))
     start = time.perf_counter()
@@ -155,7 +155,7 @@ def cvae_judged(num_steps: int, data: DigitData, device: torch.device) -> dict:
     train_seconds = time.perf_counter() - start
     judge, _ = load_digit_classifier(data, device)
     labels = torch.arange(10, device=device).repeat_interleave(CVAE_SAMPLES_PER_LABEL)
-    samples = model.sample(labels, generator=torch.Generator().manual_seed(SEED)).reshape(-1, 1, 28, 28)
+    samples = model.sample(labels, rng=torch.Generator().manual_seed(SEED)).reshape(-1, 1, 28, 28)
     return {
         "steps": num_steps,
         "train_seconds": train_seconds,

@@ -21,17 +21,14 @@ from genmodels.attributes import (
 from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
 from genmodels.data import infinite_minibatches
-from genmodels.models import (
-    ACDiscriminator,
-    ACGANConfig,
-    ACGenerator,
-    ACOutput,
+from genmodels.gan_training import train_acgan
+from genmodels.losses import (
     acgan_discriminator_loss,
     acgan_generator_loss,
     auxiliary_attribute_loss,
     auxiliary_class_loss,
-    train_acgan,
 )
+from genmodels.models import ACDiscriminator, ACGANConfig, ACGenerator, ACOutput
 
 
 def bar(width: float, length: float = 16.0, angle: float = 0.0, centre=(14.0, 14.0), supersample: int = 8):
@@ -206,7 +203,7 @@ def test_a_short_training_run_learns_the_auxiliary_tasks(mnist):
     a = scaler.normalize(measure_attributes(x))
     config = ACGANConfig(latent_dim=16, channels=8, fake_aux_weight=0.0)
     generator, discriminator = ACGenerator(config), ACDiscriminator(config)
-    batches = infinite_minibatches(x, y, a, batch_size=64, generator=torch.Generator().manual_seed(0))
+    batches = infinite_minibatches(x, y, a, batch_size=64, rng=torch.Generator().manual_seed(0))
     history = train_acgan(generator, discriminator, batches, 150, lr_g=1e-3, lr_d=1e-3, log_every=10, progress=False)
     assert history["class_real"][0] > 2.0 and np.mean(history["class_real"][-3:]) < 1.0
     assert history["attr_real"][0] > 1.0 and np.mean(history["attr_real"][-3:]) < 0.8

@@ -79,21 +79,21 @@ def one_class_models(mnist):
     x_normal = mnist.x_train[mnist.y_train == 4]
     seed_everything(0)
     vae, autoencoder = MLPVAE(config), Autoencoder(config)
-    fit(vae, vae_loss, infinite_minibatches(x_normal, batch_size=64, generator=torch.Generator().manual_seed(0)),
+    fit(vae, vae_loss, infinite_minibatches(x_normal, batch_size=64, rng=torch.Generator().manual_seed(0)),
         300, progress=False)
 
     def ae_loss(model, x):
         return -bernoulli_log_likelihood(model(x), x).mean()
 
     fit(autoencoder, ae_loss,
-        infinite_minibatches(x_normal, batch_size=64, generator=torch.Generator().manual_seed(0)), 300, progress=False)
+        infinite_minibatches(x_normal, batch_size=64, rng=torch.Generator().manual_seed(0)), 300, progress=False)
     return vae.eval(), autoencoder.eval()
 
 
 def test_one_class_vae_and_autoencoder_flag_the_other_digits(one_class_models, mnist):
     vae, autoencoder = one_class_models
     is_anomaly = mnist.y_test != 4
-    log_w = log_importance_weights(vae, mnist.x_test, 8, generator=torch.Generator().manual_seed(0))
+    log_w = log_importance_weights(vae, mnist.x_test, 8, rng=torch.Generator().manual_seed(0))
     elbo, iwae = bounds_per_example(log_w)
     with torch.no_grad():
         error = (torch.sigmoid(autoencoder(mnist.x_test)) - mnist.x_test.flatten(1)).pow(2).sum(1)
@@ -104,7 +104,7 @@ def test_one_class_vae_and_autoencoder_flag_the_other_digits(one_class_models, m
     seed_everything(1)
     untrained = MLPVAE(VAEConfig(hidden_dim=128, latent_dim=8)).eval()
     raw = bounds_per_example(log_importance_weights(untrained, mnist.x_test, 8,
-                                                    generator=torch.Generator().manual_seed(0)))[0]
+                                                    rng=torch.Generator().manual_seed(0)))[0]
     assert auroc(-raw, is_anomaly) < auroc(-elbo, is_anomaly) - 0.1
 
 
@@ -112,7 +112,7 @@ def test_the_likelihood_follows_the_amount_of_ink(one_class_models, mnist):
     """Nalisnick et al. (2019) in miniature: among normal digits, -ELBO grows with the ink (the image's complexity)."""
     vae, _ = one_class_models
     normal = mnist.x_test[mnist.y_test == 4]
-    nelbo = -bounds_per_example(log_importance_weights(vae, normal, 8, generator=torch.Generator().manual_seed(0)))[0]
+    nelbo = -bounds_per_example(log_importance_weights(vae, normal, 8, rng=torch.Generator().manual_seed(0)))[0]
     ink = normal.flatten(1).sum(dim=1)
     ranks = torch.stack([nelbo.argsort().argsort(), ink.argsort().argsort()]).double()
     assert torch.corrcoef(ranks)[0, 1] > 0.15  # Spearman's rank correlation

@@ -287,3 +287,47 @@ def test_train_returning_none_gives_an_empty_history(tmp_path):
     again = load_or_train("closed-form", torch.nn.Linear(3, 2), lambda m: pytest.fail("trained"), config={},
                           cache_dir=tmp_path)
     assert len(again) == 0
+
+
+# ------------------------------------------------------------------------- cached_model and recipes
+def test_cached_model_seeds_builds_trains_once_and_returns_eval_mode(tmp_path, monkeypatch):
+    from genmodels.checkpoints import cached_model
+    from genmodels.recipes import Recipe
+
+    monkeypatch.setenv("GENMODELS_CACHE_DIR", str(tmp_path))
+    recipe = Recipe(batch_size=2, train_args={"lr": 0.1}, seed=5)
+    x = torch.arange(8.0).reshape(4, 2)
+    calls = []
+
+    def train(model):
+        calls.append(1)
+        batch, = next(recipe.batches(x))
+        return train_loop(lambda i: {"loss": model(batch).sum().detach()}, 1, progress=False)
+
+    def build():
+        return torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Dropout(0.5))
+
+    first, history = cached_model("toy", build, train, recipe, 1, data="x")
+    torch.manual_seed(recipe.seed)
+    assert torch.equal(first[0].weight, build()[0].weight), "built right after seeding with recipe.seed"
+    again, _ = cached_model("toy", build, train, recipe, 1, data="x")
+    assert calls == [1] and not again.training and len(history) == 1
+    assert torch.equal(first[0].weight, again[0].weight)
+    cached_model("toy", build, train, recipe.replace(lr=0.2), 1, data="x")  # another recipe: another entry
+    assert calls == [1, 1]
+
+
+def test_a_recipe_is_frozen_and_its_batches_are_seeded():
+    from dataclasses import FrozenInstanceError
+
+    from genmodels.recipes import IMAGE_RECIPE, STYLEGAN_RECIPE, Recipe
+
+    assert STYLEGAN_RECIPE.batch_size == 32 and STYLEGAN_RECIPE.train_args == IMAGE_RECIPE.train_args
+    with pytest.raises(FrozenInstanceError):
+        IMAGE_RECIPE.batch_size = 1
+    with pytest.raises(TypeError):
+        IMAGE_RECIPE.train_args["lr_g"] = 1.0
+    recipe = Recipe(3, seed=7)
+    x = torch.arange(12)
+    assert torch.equal(next(recipe.batches(x))[0], next(recipe.batches(x))[0])
+    assert recipe.as_dict() == {"batch_size": 3, "seed": 7}

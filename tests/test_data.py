@@ -198,7 +198,7 @@ def test_unknown_toy_lists_the_names():
 def test_iterate_minibatches_covers_every_index_once():
     index = torch.arange(103)
     labels = index * 10
-    batches = list(iterate_minibatches(index, labels, batch_size=10, generator=torch.Generator().manual_seed(0)))
+    batches = list(iterate_minibatches(index, labels, batch_size=10, rng=torch.Generator().manual_seed(0)))
     assert [len(b[0]) for b in batches] == [10] * 10 + [3]  # the last partial batch is kept
     for xb, yb in batches:
         assert torch.equal(yb, xb * 10)  # the tensors are indexed together
@@ -218,7 +218,7 @@ def test_iterate_minibatches_drop_last_and_no_shuffle():
 
 def test_infinite_minibatches_full_batches_reshuffled():
     index = torch.arange(10)
-    stream = infinite_minibatches(index, batch_size=4, generator=torch.Generator().manual_seed(0))
+    stream = infinite_minibatches(index, batch_size=4, rng=torch.Generator().manual_seed(0))
     batches = [next(stream)[0] for _ in range(20)]  # 2 full batches per epoch, 10 epochs
     assert all(len(b) == 4 for b in batches)
     epochs = [torch.cat(batches[i : i + 2]) for i in range(0, 20, 2)]

@@ -280,13 +280,14 @@ def test_cli_trains_and_samples_the_gans(tmp_path, capsys):
 
 
 def test_the_toy_recipes():
-    from genmodels.gan_training import mode_spacing, toy_recipe
+    from genmodels.recipes import TOY_BASE, Recipe, mode_spacing, toy_recipe
 
     ring, grid = toy_distribution("ring8"), toy_distribution("grid25")
     assert mode_spacing(ring.modes) == pytest.approx(2 * math.sin(math.pi / 8))
     assert mode_spacing(grid.modes) == pytest.approx(2.0)
-    _, train = toy_recipe("R1 + lr decay", grid.modes)
-    assert train["r1_gamma"] == pytest.approx(0.02 * 4) and train["decay_lr"]
-    assert toy_recipe("PacGAN2", ring.modes)[0] == {"pack": 2}
+    _, recipe = toy_recipe("R1 + lr decay", grid.modes)
+    assert isinstance(recipe, Recipe) and recipe.batch_size == TOY_BASE.batch_size == 256
+    assert recipe.train_args["r1_gamma"] == pytest.approx(0.02 * 4) and recipe.train_args["decay_lr"]
+    assert toy_recipe("PacGAN2", ring.modes) == ({"pack": 2}, TOY_BASE)
     with pytest.raises(ValueError, match="unknown toy method"):
         toy_recipe("BigGAN", ring.modes)

@@ -107,20 +107,20 @@ def test_ppca_samples_have_the_model_covariance(ppca):
     _, model, _ = ppca
     gen = torch.Generator().manual_seed(2)
     labels = torch.zeros(200_000, dtype=torch.long)
-    noisy = model.sample(labels, pixel_noise=True, generator=gen)
+    noisy = model.sample(labels, pixel_noise=True, rng=gen)
     assert noisy.shape == (200_000, D)
     cov = _model_cov(model, 0)
     assert torch.allclose(noisy.double().mean(0), model.mu[0].double(), atol=0.02)
     assert torch.allclose(torch.cov(noisy.double().T), cov, atol=0.03 * cov.abs().max().item())
     # without pixel noise a sample is the decoded mean mu + W z: covariance W W^T, rank k
-    clean = model.sample(labels, generator=gen)
+    clean = model.sample(labels, rng=gen)
     W = model.W[0].double()
     assert torch.allclose(torch.cov(clean.double().T), W @ W.T, atol=0.03 * cov.abs().max().item())
     singular = torch.linalg.svdvals(clean[:100].double() - model.mu[0].double())
     assert (singular[K:] < 1e-4 * singular[0]).all() and singular[K - 1] > 0.1 * singular[0]
     # the same generator seed gives the same samples
-    again = model.sample(labels[:10], generator=torch.Generator().manual_seed(3))
-    assert torch.equal(again, model.sample(labels[:10], generator=torch.Generator().manual_seed(3)))
+    again = model.sample(labels[:10], rng=torch.Generator().manual_seed(3))
+    assert torch.equal(again, model.sample(labels[:10], rng=torch.Generator().manual_seed(3)))
 
 
 def test_ppca_decode_and_distribution(ppca):
@@ -179,11 +179,11 @@ def test_vae_shapes_and_samples():
     logits, mu, logvar = model(x)
     assert logits.shape == (5, 784) and mu.shape == (5, 20) and logvar.shape == (5, 20)
     assert torch.equal(model.encode(x)[0], mu)
-    samples = model.sample(16, generator=torch.Generator().manual_seed(0))
+    samples = model.sample(16, rng=torch.Generator().manual_seed(0))
     assert samples.shape == (16, 784)
     assert samples.min().item() >= 0.0 and samples.max().item() <= 1.0
     assert not samples.requires_grad
-    assert torch.equal(samples, model.sample(16, generator=torch.Generator().manual_seed(0)))
+    assert torch.equal(samples, model.sample(16, rng=torch.Generator().manual_seed(0)))
     small = MLPVAE(VAEConfig(data_dim=10, hidden_dim=7, latent_dim=3))
     assert [t.shape for t in small(torch.rand(2, 10))] == [(2, 10), (2, 3), (2, 3)]
 
@@ -221,3 +221,17 @@ def test_digit_classifier_shapes_and_loss():
     assert out["accuracy"].item() == (logits.argmax(1) == y).float().mean().item()
     custom = DigitClassifier(ClassifierConfig(num_classes=3, channels=(4, 8), feature_dim=16)).eval()
     assert custom.features(x).shape == (4, 16) and custom(x).shape == (4, 3)
+
+
+def test_models_import_nothing_from_the_training_side():
+    """Models describe networks: no module of genmodels.models imports a trainer, a step or a recipe."""
+    import ast
+    from pathlib import Path
+
+    import genmodels.models
+
+    training_side = {"training", "gan_training", "paired_training", "recipes", "checkpoints", "registry"}
+    for path in Path(genmodels.models.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 2:
+                assert (node.module or "").split(".")[0] not in training_side, (path.name, node.module)

@@ -12,15 +12,8 @@ from genmodels.cli import main
 from genmodels.data import infinite_minibatches
 from genmodels.imaging import edge_map, sharpness, sobel_gradients
 from genmodels.registry import MODELS
-from genmodels.models import (
-    Pix2Pix,
-    Pix2PixConfig,
-    PatchDiscriminator,
-    UNetGenerator,
-    paired_discriminator_step,
-    paired_generator_step,
-    train_paired,
-)
+from genmodels.models import Pix2Pix, Pix2PixConfig, PatchDiscriminator, UNetGenerator
+from genmodels.paired_training import paired_discriminator_step, paired_generator_step, train_paired
 
 
 def _params(module: torch.nn.Module) -> list[torch.Tensor]:
@@ -187,7 +180,7 @@ def test_l1_training_beats_predicting_the_mean_digit(mnist):
     x_train, x_test = mnist.x_train[:1000], mnist.x_test[:200]
     e_train, e_test = edge_map(x_train), edge_map(x_test)
     net = UNetGenerator(Pix2PixConfig(channels=4))
-    batches = infinite_minibatches(e_train, x_train, batch_size=32, generator=torch.Generator().manual_seed(0))
+    batches = infinite_minibatches(e_train, x_train, batch_size=32, rng=torch.Generator().manual_seed(0))
     history = train_paired(net, None, batches, 150, lr=3e-3, pixel_loss="l1", progress=False)
     assert "loss_d" not in history.values  # no discriminator: plain regression
     with torch.no_grad():

@@ -121,3 +121,19 @@ def test_unknown_budget_lists_the_known_ones():
     assert "ch99.nothing" in message
     for name in budget.BUDGETS:
         assert name in message
+
+
+def test_setup_chapter_seeds_prints_and_returns_the_device(monkeypatch, capsys):
+    from genmodels.runtime import setup_chapter
+
+    monkeypatch.setenv("GENMODELS_DEVICE", "cpu")
+    threads = torch.get_num_threads()
+    try:
+        device = setup_chapter(seed=3)
+        first = torch.rand(3)
+        assert device == torch.device("cpu") and torch.get_num_threads() == 1
+        setup_chapter(seed=3)
+        assert torch.equal(first, torch.rand(3))
+        assert capsys.readouterr().out.startswith("device: cpu, budget: ")
+    finally:
+        torch.set_num_threads(threads)

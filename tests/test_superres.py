@@ -12,7 +12,8 @@ from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
 from genmodels.data import infinite_minibatches
 from genmodels.imaging import block_shuffle, downsample, psnr, ssim, upsample_bicubic
-from genmodels.models import SRGAN, SRConfig, SRGenerator, train_paired
+from genmodels.models import SRGAN, SRConfig, SRGenerator
+from genmodels.paired_training import train_paired
 from genmodels.registry import MODELS
 
 
@@ -82,7 +83,7 @@ def test_downsampling_averages_blocks():
 
 def test_block_shuffle_gives_other_images_with_the_same_low_resolution(mnist):
     x = mnist.x_test[:10]
-    shuffled = block_shuffle(x, 4, generator=torch.Generator().manual_seed(0))
+    shuffled = block_shuffle(x, 4, rng=torch.Generator().manual_seed(0))
     assert not torch.equal(shuffled, x)
     assert torch.allclose(downsample(shuffled, 4), downsample(x, 4), atol=1e-6)
     assert torch.equal(shuffled.flatten(1).sort(1).values, x.flatten(1).sort(1).values)  # the same pixels, moved
@@ -109,7 +110,7 @@ def test_a_tiny_sr_network_beats_bicubic_on_held_out_digits(mnist):
     x_train, x_test = mnist.x_train[:2000], mnist.x_test[:200]
     net = SRGenerator(SRConfig(channels=16, num_blocks=1))
     batches = infinite_minibatches(downsample(x_train), x_train, batch_size=32,
-                                   generator=torch.Generator().manual_seed(0))
+                                   rng=torch.Generator().manual_seed(0))
     train_paired(net, None, batches, 300, lr=3e-3, pixel_loss="mse", pixel_weight=1.0, progress=False)
     x_lr = downsample(x_test)
     with torch.no_grad():

@@ -95,7 +95,7 @@ def test_fit_solves_linear_regression():
     def loss_fn(m, xb, yb):
         return F.mse_loss(m(xb), yb)
 
-    history = fit(model, loss_fn, infinite_minibatches(x, y, batch_size=100, generator=gen), 600, lr=0.05,
+    history = fit(model, loss_fn, infinite_minibatches(x, y, batch_size=100, rng=gen), 600, lr=0.05,
                   log_every=50)
     assert not model.training  # fit leaves the model in eval mode
     assert history.steps[-1] == 599
@@ -129,7 +129,7 @@ def test_fit_trains_a_digit_classifier(mnist):
     model = DigitClassifier(ClassifierConfig(channels=(8, 16), feature_dim=64))
     before = accuracy(model, mnist.x_test, mnist.y_test)
     batches = infinite_minibatches(mnist.x_train, mnist.y_train, batch_size=64,
-                                   generator=torch.Generator().manual_seed(0))
+                                   rng=torch.Generator().manual_seed(0))
     history = fit(model, classifier_loss, batches, steps("ch01.classifier"), lr=1e-3)
     after = accuracy(model, mnist.x_test, mnist.y_test)
     assert before < 0.3

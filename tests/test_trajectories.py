@@ -17,8 +17,8 @@ from genmodels import seed_everything
 from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
 from genmodels.data import infinite_minibatches
+from genmodels.recipes import TRAJECTORY_RECIPE
 from genmodels.models import (
-    TRAJECTORY_RECIPE,
     TrajectoryCVAE,
     TrajectoryCVAEConfig,
     TrajectoryRegressor,
@@ -172,7 +172,7 @@ def test_constant_velocity_is_exact_on_constant_velocity_data():
 def test_trajectory_cvae_shapes_and_errors():
     model = TrajectoryCVAE(TrajectoryCVAEConfig(hidden_dim=16))
     agents = sample_junction(5, _gen(6))
-    samples = model.sample(agents.past, 7, generator=_gen(0))
+    samples = model.sample(agents.past, 7, rng=_gen(0))
     assert samples.shape == (5, 7, 12, 2)
     mean, mu, logvar = model(agents.past, agents.future)
     assert mean.shape == (5, 12, 2) and mu.shape == logvar.shape == (5, 2)
@@ -194,15 +194,15 @@ def trained():
     seed_everything(0)
     cvae, regressor = TrajectoryCVAE(config), TrajectoryRegressor(config)
     for model, loss in [(cvae, trajectory_cvae_loss), (regressor, trajectory_mse_loss)]:
-        batches = infinite_minibatches(train.past, train.future, batch_size=TRAJECTORY_RECIPE["batch_size"],
-                                       generator=_gen(0))
-        fit(model, loss, batches, 400, lr=TRAJECTORY_RECIPE["lr"], progress=False)
+        batches = infinite_minibatches(train.past, train.future, batch_size=TRAJECTORY_RECIPE.batch_size,
+                                       rng=_gen(0))
+        fit(model, loss, batches, 400, lr=TRAJECTORY_RECIPE.train_args["lr"], progress=False)
     return cvae, regressor, test
 
 
 def test_a_small_cvae_beats_both_baselines_at_best_of_20(trained):
     cvae, regressor, test = trained
-    samples = cvae.sample(test.past, 20, generator=_gen(0))
+    samples = cvae.sample(test.past, 20, rng=_gen(0))
     with torch.no_grad():
         mse_forecast = regressor(test.past)
     cv_forecast = constant_velocity(test.past)
@@ -218,7 +218,7 @@ def test_the_mse_forecast_ends_between_the_branches(trained):
         mse_end = regressor(test.past)[:, -1]
     _, mse_distance = nearest_branch(mse_end, ends)
     # the CVAE's samples reach every branch: for each of the three ends, the closest of 20 samples
-    samples = cvae.sample(test.past, 20, generator=_gen(1))
+    samples = cvae.sample(test.past, 20, rng=_gen(1))
     per_branch = (samples[:, :, None, -1] - ends[:, None]).norm(dim=-1).min(dim=1).values  # (N, 3)
     assert mse_distance.mean() > 5.0, mse_distance.mean()  # metres from the nearest possible end
     assert per_branch.mean(0).max() < 0.5 * mse_distance.mean(), per_branch.mean(0)

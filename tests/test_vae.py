@@ -52,7 +52,7 @@ from genmodels.widgets import cvae_explorer, digit_to_png, image_explorer, laten
 def _train(model, loss_fn, mnist, num_steps, lr=3e-3):
     seed_everything(0)
     batches = infinite_minibatches(mnist.x_train, mnist.y_train, batch_size=128,
-                                   generator=torch.Generator().manual_seed(0))
+                                   rng=torch.Generator().manual_seed(0))
     fit(model, loss_fn, batches, num_steps, lr=lr, progress=False)
     return model.eval()
 
@@ -149,7 +149,7 @@ def test_conv_vae_and_autoencoder_shapes():
     x = torch.rand(3, 1, 28, 28)
     logits, mu, logvar = ConvVAE(ConvVAEConfig(latent_dim=5))(x)
     assert logits.shape == (3, 784) and mu.shape == logvar.shape == (3, 5)
-    assert ConvVAE().sample(4, generator=torch.Generator().manual_seed(0)).shape == (4, 784)
+    assert ConvVAE().sample(4, rng=torch.Generator().manual_seed(0)).shape == (4, 784)
     ae = Autoencoder(VAEConfig(latent_dim=2))
     assert ae.encode(x).shape == (3, 2) and ae(x.flatten(1)).shape == (3, 784)
 
@@ -172,7 +172,7 @@ def test_log_importance_weights_with_the_prior_as_encoder_are_log_likelihoods():
     torch.manual_seed(0)
     model = PriorEncoder()
     x = torch.rand(4, 12, generator=torch.Generator().manual_seed(0))
-    log_w = log_importance_weights(model, x, 7, generator=torch.Generator().manual_seed(5))
+    log_w = log_importance_weights(model, x, 7, rng=torch.Generator().manual_seed(5))
     z = torch.randn(7, 4, 2, generator=torch.Generator().manual_seed(5))  # the same draws
     with torch.no_grad():
         expected = -torch.nn.functional.binary_cross_entropy_with_logits(
@@ -192,14 +192,14 @@ def test_iwae_from_log_weights_groups():
 
 def test_on_a_trained_vae_elbo_below_iwae5_below_iwae50(trained_vae, mnist):
     x = mnist.x_test[:200]
-    log_w = log_importance_weights(trained_vae, x, 500, generator=torch.Generator().manual_seed(0))
+    log_w = log_importance_weights(trained_vae, x, 500, rng=torch.Generator().manual_seed(0))
     elbo, iwae_5, iwae_50 = (iwae_from_log_weights(log_w, k) for k in (1, 5, 50))
     assert elbo < iwae_5 < iwae_50 < 0
     # the ELBO of the weights is the usual -negative_elbo, up to Monte Carlo noise
     torch.manual_seed(0)
     with torch.no_grad():
         assert abs(elbo + negative_elbo(x, *trained_vae(x)).mean().item()) < 3.0
-    assert iwae_bound(trained_vae, x[:20], 50, generator=torch.Generator().manual_seed(1)) > elbo - 20
+    assert iwae_bound(trained_vae, x[:20], 50, rng=torch.Generator().manual_seed(1)) > elbo - 20
 
 
 def test_active_units_see_a_collapsed_unit(trained_vae, mnist):
@@ -223,7 +223,7 @@ def test_cvae_samples_are_recognised_as_their_label(trained_cvae, mnist):
     judge, _ = load_digit_classifier(mnist)
     assert accuracy(judge, mnist.x_test, mnist.y_test) > 0.9  # the judge itself is trustworthy
     labels = torch.arange(10).repeat_interleave(30)
-    samples = trained_cvae.sample(labels, generator=torch.Generator().manual_seed(0)).reshape(-1, 1, 28, 28)
+    samples = trained_cvae.sample(labels, rng=torch.Generator().manual_seed(0)).reshape(-1, 1, 28, 28)
     assert accuracy(judge, samples, labels) >= 0.85
     assert accuracy(judge, samples, (labels + 1) % 10) < 0.1  # and not some other digit
 

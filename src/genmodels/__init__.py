@@ -1,7 +1,9 @@
 """genmodels: the shared PyTorch package of the Generative Networks course.
 
 Each chapter teaches a piece in full once, then imports it from here. Modules, in import order:
-``data``, ``models``, ``losses`` -> ``training``, ``checkpoints`` -> ``metrics`` -> ``plotting``.
+``data``, ``models``, ``losses`` -> ``training`` (``recipes``, ``gan_training``, ``paired_training``,
+``checkpoints``) -> ``metrics`` -> ``plotting`` -> ``widgets``. Every chapter starts with
+``device = setup_chapter(seed=0)``.
 """
 
 from .budget import is_quick, steps
@@ -12,11 +14,12 @@ from .errors import (
     GenmodelsError,
     TrainingDivergedError,
 )
-from .runtime import get_device, seed_everything
+from .runtime import get_device, seed_everything, setup_chapter
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "setup_chapter",
     "get_device",
     "seed_everything",
     "is_quick",

@@ -5,6 +5,7 @@
 * :func:`load_checkpoint` uses ``torch.load(..., weights_only=True)``: tensors and plain containers only.
 * :func:`load_or_train` caches a trained model by name and configuration, so a chapter trains once and a
   rebuild of the book is fast. Quick and full budgets never share a cache entry.
+* :func:`cached_model` is what the chapters call: seed, build, train or load, evaluation mode.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable, Mapping
+from dataclasses import asdict, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,8 @@ import torch
 
 from .budget import mode
 from .errors import CheckpointError
+from .recipes import Recipe
+from .runtime import seed_everything
 from .training import History
 
 __all__ = [
@@ -31,6 +35,7 @@ __all__ = [
     "default_cache_dir",
     "cache_path",
     "load_or_train",
+    "cached_model",
 ]
 
 FORMAT = "genmodels-checkpoint"
@@ -136,3 +141,26 @@ def load_or_train(
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     save_checkpoint(path, {"name": name, "config": dict(config), "state_dict": state, "history": history.state_dict()})
     return history
+
+
+def cached_model(
+    name: str,
+    build: Callable[[], torch.nn.Module],
+    train: Callable[[torch.nn.Module], History | None],
+    recipe: Recipe,
+    num_steps: int,
+    **key: Any,
+) -> tuple[torch.nn.Module, History]:
+    """Seed with ``recipe.seed``, ``model = build()``, train it (``train(model)``) or load it, in eval mode.
+
+    The cache key is the model's class and dataclass ``config``, ``recipe.as_dict()``, ``num_steps`` and
+    ``key``: anything else that changes the trained weights (the data, a loss, a method). Returns
+    ``(model, history)``. Every chapter that trains a network calls this, as do the digit judge and the CLI.
+    """
+    seed_everything(recipe.seed)
+    model = build()
+    config = model.config if is_dataclass(getattr(model, "config", None)) else None
+    cache_key = {"model": type(model).__name__, "config": asdict(config) if config is not None else None,
+                 "recipe": recipe.as_dict(), "num_steps": num_steps, **key}
+    history = load_or_train(name, model, train, config=cache_key)
+    return model.eval(), history

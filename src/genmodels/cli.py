@@ -100,7 +100,7 @@ def _train(args: argparse.Namespace) -> str:
     config = spec.default_config(args.data)
     model = spec.build(config).to(device)
     start = time.perf_counter()
-    history = spec.train(model, x, y, num_steps)
+    history = spec.train(model, args.data, x, y, num_steps)
     seconds = time.perf_counter() - start
     save_checkpoint(args.out, {
         "model": args.model, "data": args.data, "config": config, "steps": num_steps, "seed": args.seed,
@@ -135,9 +135,9 @@ def _sample(args: argparse.Namespace) -> str:
     model = spec.build(record["config"]).to(device)
     load_state(model, record["state_dict"], source=str(args.checkpoint))
     model.eval()
-    generator = torch.Generator().manual_seed(args.seed)
+    rng = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
-        x = spec.sample(model, args.num_samples, args.label, generator).float().cpu()
+        x = spec.sample(model, record["data"], args.num_samples, args.label, rng).float().cpu()
     x = x.reshape(args.num_samples, *record["sample_shape"])
     if record["data"] in IMAGE_DATA:
         x = x.clamp(0, 1)

@@ -24,18 +24,9 @@ import torch
 from .errors import DataUnavailableError
 
 __all__ = [
-    "DigitData",
-    "load_mnist",
-    "write_mnist_idx",
-    "default_data_dir",
-    "ToyDistribution",
-    "TOYS",
-    "toy_distribution",
-    "sample_toy",
-    "sample_two_moons",
-    "iterate_minibatches",
-    "infinite_minibatches",
-    "DATASETS",
+    "DigitData", "load_mnist", "write_mnist_idx", "default_data_dir", "DATASETS",
+    "ToyDistribution", "TOYS", "toy_distribution", "sample_toy", "sample_two_moons",
+    "iterate_minibatches", "infinite_minibatches",
 ]
 
 NUM_EMBEDDED = 5000
@@ -200,13 +191,13 @@ class ToyDistribution:
         return D.MixtureSameFamily(D.Categorical(probs=self.mixture_weights()), components)
 
     def sample(
-        self, n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+        self, n: int, rng: torch.Generator | None = None, device: torch.device | str | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` samples (n, D) and the index (n,) of the mode each was drawn from."""
         if n < 0:
             raise ValueError(f"number of samples must be >= 0, got {n}")
-        which = torch.multinomial(self.mixture_weights(), n, replacement=True, generator=generator)
-        noise = torch.randn(n, self.dim, generator=generator)
+        which = torch.multinomial(self.mixture_weights(), n, replacement=True, generator=rng)
+        noise = torch.randn(n, self.dim, generator=rng)
         x = self.modes[which] + self.std * noise
         return (x.to(device), which.to(device)) if device is not None else (x, which)
 
@@ -276,7 +267,7 @@ def iterate_minibatches(
     batch_size: int,
     shuffle: bool = True,
     drop_last: bool = False,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """One epoch of minibatches, indexed out of ``tensors`` on their own device.
 
@@ -284,7 +275,7 @@ def iterate_minibatches(
     """
     n = _check_batch_args(tensors, batch_size)
     device = tensors[0].device
-    order = torch.randperm(n, generator=generator).to(device) if shuffle else torch.arange(n, device=device)
+    order = torch.randperm(n, generator=rng).to(device) if shuffle else torch.arange(n, device=device)
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         index = order[start : start + batch_size]
@@ -292,11 +283,11 @@ def iterate_minibatches(
 
 
 def infinite_minibatches(
-    *tensors: torch.Tensor, batch_size: int, generator: torch.Generator | None = None
+    *tensors: torch.Tensor, batch_size: int, rng: torch.Generator | None = None
 ) -> Iterator[tuple[torch.Tensor, ...]]:
     """Minibatches for step-based training: epoch after epoch, reshuffled, full batches only."""
     n = _check_batch_args(tensors, batch_size)
     if batch_size > n:
         raise ValueError(f"batch_size {batch_size} is larger than the {n} examples to draw from")
     while True:
-        yield from iterate_minibatches(*tensors, batch_size=batch_size, drop_last=True, generator=generator)
+        yield from iterate_minibatches(*tensors, batch_size=batch_size, drop_last=True, rng=rng)

@@ -8,7 +8,9 @@ One training step of a GAN is two updates, in this order (the lecture notes' "tw
    (``requires_grad=False`` for the duration of the step), so they get no gradient and D's optimizer is
    never called.
 
-:func:`make_gan_step` returns the ``step(i)`` that :func:`genmodels.training.train_loop` repeats.
+:func:`make_gan_step` returns the ``step(i)`` that :func:`genmodels.training.train_players` repeats;
+:func:`make_acgan_step` is the same step with chapter 8's auxiliary losses. The recipes (learning rates, batch
+sizes) are in :mod:`genmodels.recipes`.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from .losses import discriminator_loss, generator_loss, gradient_penalty, r1_penalty
-from .training import History, train_loop
+from .losses import (acgan_discriminator_loss, acgan_generator_loss, discriminator_loss, generator_loss,
+                     gradient_penalty, r1_penalty)
+from .models.gan import sample_latent
+from .training import History, train_players
 
 __all__ = [
     "frozen",
@@ -28,13 +32,8 @@ __all__ = [
     "generator_step",
     "make_gan_step",
     "train_gan",
-    "train_players",
-    "TOY_BASE",
-    "TOY_METHODS",
-    "BEST_TOY_METHOD",
-    "toy_recipe",
-    "mode_spacing",
-    "IMAGE_RECIPE",
+    "make_acgan_step",
+    "train_acgan",
 ]
 
 
@@ -132,7 +131,7 @@ def make_gan_step(
     """
 
     def draw_z(n: int, device: torch.device) -> torch.Tensor:
-        return torch.randn(n, latent_dim, generator=noise).to(device)
+        return sample_latent(n, latent_dim, noise, device)
 
     def step(i: int) -> dict[str, torch.Tensor]:
         for _ in range(d_steps):
@@ -147,35 +146,6 @@ def make_gan_step(
         return logged
 
     return step
-
-
-def _with_lr_decay(step: Callable, optimizers: tuple, num_steps: int, start: int) -> Callable:
-    """``step`` followed by a linear learning-rate decay to 0 between step ``start`` and the last (chapter 5)."""
-
-    def factor(i: int) -> float:
-        return 1.0 if i < start else 1 - (i - start) / (num_steps - start)
-
-    schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
-
-    def decayed_step(i: int) -> dict[str, torch.Tensor]:
-        logged = step(i)
-        for schedule in schedules:
-            schedule.step()
-        return logged
-
-    return decayed_step
-
-
-def _with_monitor(step: Callable, monitor: Callable[[], dict[str, float]], log_every: int, num_steps: int) -> Callable:
-    """``step`` whose logged values also hold ``monitor()``'s sample-quality numbers (chapter 5)."""
-
-    def monitored_step(i: int) -> dict[str, torch.Tensor]:
-        logged = step(i)
-        if i % log_every == 0 or i == num_steps - 1:  # exactly the steps train_loop records
-            logged = {**logged, **monitor()}
-        return logged
-
-    return monitored_step
 
 
 def train_gan(
@@ -216,74 +186,65 @@ def train_gan(
                          decay_lr=decay_lr, decay_start=decay_start, monitor=monitor, **loop_kwargs)
 
 
-def train_players(
+# ------------------------------------------------------------------------------ AC-GAN (chapter 8)
+def make_acgan_step(
     generator: nn.Module,
-    discriminator: nn.Module | None,
-    make_step: Callable[[torch.optim.Optimizer, torch.optim.Optimizer | None], Callable[[int], dict]],
+    discriminator: nn.Module,
+    optimizer_g: torch.optim.Optimizer,
+    optimizer_d: torch.optim.Optimizer,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
+    *,
+    kind: str = "non-saturating",
+    noise: torch.Generator | None = None,
+) -> Callable[[int], dict[str, torch.Tensor]]:
+    """The two-stage ``step(i)`` of chapter 4 with the auxiliary losses of chapter 8; for :func:`train_loop`.
+
+    ``batches`` yields (x, y, a): real digits, labels and standardized measured attributes. The generated
+    batch requests the labels and attributes of the real batch, so requests follow the data's joint
+    distribution of (class, thickness, slant).
+    """
+    config = generator.config
+
+    def step(i: int) -> dict[str, torch.Tensor]:
+        x_real, y, a = next(batches)
+        # (1) Update D: adversarial loss + auxiliary losses; G's output detached, only D steps
+        with torch.no_grad():
+            x_fake = generator(sample_latent(len(x_real), config.latent_dim, noise, x_real.device), y, a)
+        losses_d = acgan_discriminator_loss(discriminator(x_real), discriminator(x_fake), y, a, y, a, config, kind)
+        optimizer_d.zero_grad(set_to_none=True)
+        losses_d["loss"].backward()
+        optimizer_d.step()
+        # (2) Update G: fool D and make its auxiliary heads read back (y, a); D frozen, only G steps
+        with frozen(discriminator):
+            z = sample_latent(len(x_real), config.latent_dim, noise, x_real.device)
+            losses_g = acgan_generator_loss(discriminator(generator(z, y, a)), y, a, config, kind)
+            optimizer_g.zero_grad(set_to_none=True)
+            losses_g["loss"].backward()
+            optimizer_g.step()
+        return {k: v.detach() for k, v in {**losses_d, **losses_g}.items() if k != "loss"}
+
+    return step
+
+
+def train_acgan(
+    generator: nn.Module,
+    discriminator: nn.Module,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor, torch.Tensor]],
     num_steps: int,
     *,
-    lr_g: float,
-    lr_d: float,
-    betas: tuple[float, float],
+    lr_g: float = 2e-4,
+    lr_d: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    seed: int = 0,
     decay_lr: bool = False,
     decay_start: float = 0.0,
-    monitor: Callable[[], dict[str, float]] | None = None,
+    kind: str = "non-saturating",
     **loop_kwargs,
 ) -> History:
-    """The loop around every two-player step of the course (GAN, AC-GAN, pix2pix, SRGAN); returns the history.
+    """Adam for both players and :func:`make_acgan_step` repeated by :func:`train_loop` (as :func:`train_gan`)."""
+    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer) -> Callable:
+        return make_acgan_step(generator, discriminator, optimizer_g, optimizer_d, batches, kind=kind,
+                               noise=torch.Generator().manual_seed(seed))
 
-    One Adam per player (``discriminator=None``: G alone, plain regression), both networks in training mode,
-    ``step = make_step(optimizer_g, optimizer_d)``, the optional linear learning-rate decay and monitor of
-    :func:`train_gan`, :func:`genmodels.training.train_loop`, and both networks back in evaluation mode.
-    """
-    optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
-    optimizer_d = None if discriminator is None else torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
-    players = [m for m in (generator, discriminator) if m is not None]
-    for player in players:
-        player.train()
-    step = make_step(optimizer_g, optimizer_d)
-    if decay_lr:
-        optimizers = tuple(o for o in (optimizer_g, optimizer_d) if o is not None)
-        step = _with_lr_decay(step, optimizers, num_steps, int(decay_start * num_steps))
-    if monitor is not None:
-        step = _with_monitor(step, monitor, loop_kwargs.get("log_every", 10), num_steps)
-    history = train_loop(step, num_steps, **loop_kwargs)
-    for player in players:
-        player.eval()
-    return history
-
-
-# ------------------------------------------------------------------- recipes (chapter 5 explains them)
-# The 2-D toys: Adam at 1e-3 on both players, batches of 256 fresh samples, non-saturating loss. Each "fix"
-# of chapter 5 changes a few of these settings ("model": MLPGANConfig fields, "train": train_gan arguments).
-# R1's gamma has the units of a squared distance: it is set relative to the squared distance between
-# neighbouring modes, gamma = 0.02 d^2 (about 0.012 on the ring, 0.08 on the grid).
-TOY_BASE: dict = {"batch_size": 256, "kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3}
-TOY_METHODS: dict[str, dict] = {
-    "GAN": {},
-    "PacGAN2": {"model": {"pack": 2}},
-    "minibatch std": {"model": {"minibatch_std": True}},
-    "WGAN-GP": {"train": {"kind": "wasserstein", "gp_weight": 0.1}},
-    "R1 + lr decay": {"r1": 0.02, "train": {"decay_lr": True, "decay_start": 0.5}},
-}
-BEST_TOY_METHOD = "R1 + lr decay"
-
-
-def mode_spacing(modes: torch.Tensor) -> float:
-    """The smallest distance between two modes (K, D): the length scale of a toy."""
-    distance = torch.cdist(modes.double(), modes.double())
-    return distance[distance > 0].min().item()
-
-
-def toy_recipe(method: str, modes: torch.Tensor) -> tuple[dict, dict]:
-    """(MLPGANConfig overrides, train_gan keyword arguments) of a chapter-5 method on a toy with these modes."""
-    if method not in TOY_METHODS:
-        raise ValueError(f"unknown toy method {method!r}; choose one of: {', '.join(TOY_METHODS)}")
-    spec = TOY_METHODS[method]
-    train = {**TOY_BASE, **spec.get("train", {})}
-    if "r1" in spec:
-        train["r1_gamma"] = round(spec["r1"] * mode_spacing(modes) ** 2, 5)
-    return dict(spec.get("model", {})), train
-
-
-IMAGE_RECIPE: dict = {"batch_size": 64, "kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3, "decay_lr": True}
+    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr_g, lr_d=lr_d, betas=betas,
+                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)

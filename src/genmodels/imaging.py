@@ -17,6 +17,7 @@ import torch
 from torch.nn import functional as F
 
 __all__ = [
+    "EDGE_SIGMA",
     "edge_map",
     "downsample",
     "upsample_bicubic",
@@ -42,6 +43,11 @@ def _check_pair(x_hat: torch.Tensor, x: torch.Tensor) -> None:
 
 
 # ------------------------------------------------------------------------------ inputs of the two tasks
+# The sketches of chapter 9: Canny edges after a Gaussian blur of this standard deviation (pixels). At 1 the
+# outline follows every detail of the stroke; at 2.5 it is a rough sketch that leaves the digit's holes out.
+EDGE_SIGMA = 2.5
+
+
 def edge_map(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Canny edges of every image (chapter 9): (N, 1, H, W) in [0, 1] -> (N, 1, H, W) of 0.0 / 1.0.
 
@@ -77,12 +83,12 @@ def upsample_bicubic(x: torch.Tensor, factor: int = 4) -> torch.Tensor:
     return F.interpolate(x, scale_factor=factor, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
-def block_shuffle(x: torch.Tensor, factor: int = 4, generator: torch.Generator | None = None) -> torch.Tensor:
+def block_shuffle(x: torch.Tensor, factor: int = 4, rng: torch.Generator | None = None) -> torch.Tensor:
     """Shuffle the pixels inside every ``factor`` x ``factor`` block, each block its own way (chapter 10).
 
     The mean of every block is unchanged, so ``downsample(block_shuffle(x), factor)`` equals
     ``downsample(x, factor)``: a different high-resolution image with exactly the same low-resolution one.
-    The permutations are drawn on the CPU from ``generator``.
+    The permutations are drawn on the CPU from ``rng``.
     """
     _check_images(x)
     n, c, h, w = x.shape
@@ -90,7 +96,7 @@ def block_shuffle(x: torch.Tensor, factor: int = 4, generator: torch.Generator |
         raise ValueError(f"factor must be a positive divisor of the image size {(h, w)}, got {factor}")
     blocks = F.unfold(x, factor, stride=factor)  # (N, C f^2, L): one column per block
     blocks = blocks.reshape(n, c, factor * factor, -1)  # (N, C, f^2, L)
-    order = torch.rand(blocks.shape, generator=generator).argsort(dim=2).to(x.device)  # a permutation per block
+    order = torch.rand(blocks.shape, generator=rng).argsort(dim=2).to(x.device)  # a permutation per block
     shuffled = blocks.gather(2, order).reshape(n, c * factor * factor, -1)
     return F.fold(shuffled, (h, w), factor, stride=factor)  # (N, C, H, W)
 

@@ -7,22 +7,35 @@ from __future__ import annotations
 
 import math
 
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
 import torch
 from torch.nn import functional as F
+
+if TYPE_CHECKING:  # type hints only: losses import no model
+    from .models.acgan import ACGANConfig, ACOutput
 
 __all__ = [
     "kl_std_normal",
     "bernoulli_log_likelihood",
     "negative_elbo",
+    "elbo_loss",
     "vae_loss",
-    "gaussian_log_likelihood",
     "cvae_loss",
+    "autoencoder_loss",
+    "gaussian_log_likelihood",
     "sliced_wasserstein",
     "GAN_LOSSES",
     "discriminator_loss",
     "generator_loss",
     "r1_penalty",
     "gradient_penalty",
+    "PIXEL_LOSSES",
+    "auxiliary_class_loss",
+    "auxiliary_attribute_loss",
+    "acgan_discriminator_loss",
+    "acgan_generator_loss",
 ]
 
 
@@ -50,18 +63,41 @@ def negative_elbo(
     return beta * kl_std_normal(mu, logvar) - bernoulli_log_likelihood(logits, x)
 
 
-def vae_loss(
-    model: torch.nn.Module, x: torch.Tensor, *_: torch.Tensor, beta: float = 1.0
+def elbo_loss(
+    logits: torch.Tensor, x: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor, beta: float = 1.0
 ) -> dict[str, torch.Tensor]:
-    """Mean negative ELBO in nats per image, for :func:`genmodels.training.fit` (labels ignored).
+    r"""The batch-mean -ELBO of a Bernoulli VAE, nats per image, and its two terms (chapter 3).
 
-    ``beta`` weighs the KL term (the beta-VAE of chapter 3; 1 is the true ELBO). The logged ``kl`` and
-    ``reconstruction`` are unweighted, so ``kl + reconstruction`` is always the -ELBO.
+    loss = mean( beta * KL(q(z|x) || N(0, I)) - log p(x | z) ), one z per image. ``beta`` weighs the KL term
+    (the beta-VAE; 1 is the true ELBO). The logged ``kl`` and ``reconstruction`` are unweighted, so
+    ``kl + reconstruction`` is always the -ELBO.
     """
-    logits, mu, logvar = model(x)
     kl = kl_std_normal(mu, logvar)
     rec = -bernoulli_log_likelihood(logits, x)
     return {"loss": (beta * kl + rec).mean(), "kl": kl.mean(), "reconstruction": rec.mean()}
+
+
+def vae_loss(
+    model: torch.nn.Module, x: torch.Tensor, *_: torch.Tensor, beta: float = 1.0
+) -> dict[str, torch.Tensor]:
+    """:func:`elbo_loss` of a VAE ``model(x)`` -> (logits, mu, logvar), for :func:`genmodels.training.fit`
+    (labels ignored)."""
+    logits, mu, logvar = model(x)
+    return elbo_loss(logits, x, mu, logvar, beta)
+
+
+def cvae_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
+    """:func:`elbo_loss` of a conditional VAE ``model(x, y)`` -> (logits, mu, logvar): the -ELBO of p(x | y)."""
+    logits, mu, logvar = model(x, y)
+    return elbo_loss(logits, x, mu, logvar, beta)
+
+
+def autoencoder_loss(model: torch.nn.Module, x: torch.Tensor, *_: torch.Tensor) -> dict[str, torch.Tensor]:
+    """-log p(x | z = e(x)) of a deterministic autoencoder ``model(x)`` -> logits, batch mean (chapters 3, 6).
+
+    The VAE's reconstruction term without the noise and without the KL; labels ignored.
+    """
+    return {"loss": -bernoulli_log_likelihood(model(x), x).mean()}
 
 
 def gaussian_log_likelihood(
@@ -79,17 +115,8 @@ def gaussian_log_likelihood(
     return -0.5 * ((x - x_hat).pow(2) / logvar.exp() + logvar + math.log(2 * math.pi)).sum(dim=1)
 
 
-def cvae_loss(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
-    """Mean negative conditional ELBO of a CVAE ``model(x, y)`` -> (logits, mu, logvar), nats per image."""
-    logits, mu, logvar = model(x, y)
-    kl = kl_std_normal(mu, logvar)
-    rec = -bernoulli_log_likelihood(logits, x)
-    return {"loss": (beta * kl + rec).mean(), "kl": kl.mean(), "reconstruction": rec.mean()}
-
-
-
 def sliced_wasserstein(
-    x: torch.Tensor, y: torch.Tensor, num_projections: int = 64, generator: torch.Generator | None = None
+    x: torch.Tensor, y: torch.Tensor, num_projections: int = 64, rng: torch.Generator | None = None
 ) -> torch.Tensor:
     r"""Squared sliced Wasserstein-2 distance between two samples (N, D) of equal size: a scalar (chapter 2).
 
@@ -99,7 +126,7 @@ def sliced_wasserstein(
     """
     if x.shape != y.shape or x.dim() != 2:
         raise ValueError(f"need two samples of the same shape (N, D), got {tuple(x.shape)} and {tuple(y.shape)}")
-    theta = torch.randn(x.shape[1], num_projections, generator=generator).to(x)
+    theta = torch.randn(x.shape[1], num_projections, generator=rng).to(x)
     theta = theta / theta.norm(dim=0, keepdim=True)  # (D, P) unit directions
     x_proj = (x @ theta).sort(dim=0).values  # (N, P), each column sorted
     y_proj = (y @ theta).sort(dim=0).values
@@ -170,13 +197,73 @@ def gradient_penalty(
     x_real: torch.Tensor,
     x_fake: torch.Tensor,
     *cond: torch.Tensor,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> torch.Tensor:
     r"""WGAN-GP (Gulrajani et al., 2017): (||grad l(x_mix)|| - 1)^2 per example (B,) (chapter 5).
 
     x_mix = eps * x_real + (1 - eps) * x_fake with eps ~ U(0, 1) per example, drawn on the CPU.
     """
-    eps = torch.rand(len(x_real), *([1] * (x_real.dim() - 1)), generator=generator).to(x_real)
+    eps = torch.rand(len(x_real), *([1] * (x_real.dim() - 1)), generator=rng).to(x_real)
     x_mix = eps * x_real.detach() + (1 - eps) * x_fake.detach()
     grad = _input_gradient(discriminator, x_mix, *cond)
     return (grad.reshape(len(grad), -1).norm(dim=1) - 1).pow(2)
+
+
+# ------------------------------------------------------------------- image-to-image (chapters 9-10)
+PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "l1": F.l1_loss,  # mean |x_hat - x|: pix2pix
+    "mse": F.mse_loss,  # mean (x_hat - x)^2: the SRResNet / "SRGAN-MSE" content loss of chapter 10
+}
+
+
+# ------------------------------------------------------------------------ AC-GAN (chapter 8)
+def auxiliary_class_loss(class_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    r"""-log p_D(y | x) = -log softmax(class_logits)_y per example: (B, C), (B,) -> (B,)."""
+    return F.cross_entropy(class_logits, y, reduction="none")
+
+
+def auxiliary_attribute_loss(predicted: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    r"""||a_hat - a||^2 summed over the K attributes, per example: (B, K), (B, K) -> (B,)."""
+    return (predicted - target).pow(2).sum(dim=1)
+
+
+def acgan_discriminator_loss(
+    real: ACOutput,
+    fake: ACOutput,
+    y_real: torch.Tensor,
+    a_real: torch.Tensor,
+    y_fake: torch.Tensor,
+    a_fake: torch.Tensor,
+    config: ACGANConfig,
+    kind: str = "non-saturating",
+) -> dict[str, torch.Tensor]:
+    r"""What D minimizes (chapter 8), batch means; ``"loss"`` is the total, the rest are logged.
+
+    L_D = adv(l(x), l(x_hat)) + lambda_c [CE(x, y) + w_f CE(x_hat, y')] + lambda_a [SE(x, a) + w_f SE(x_hat, a')]
+
+    with (y, a) the real digit's label and measured attributes, (y', a') those requested from G, and
+    w_f = ``config.fake_aux_weight``.
+    """
+    adversarial = discriminator_loss(real.logit, fake.logit, kind).mean()
+    class_real = auxiliary_class_loss(real.class_logits, y_real).mean()
+    class_fake = auxiliary_class_loss(fake.class_logits, y_fake).mean()
+    attr_real = auxiliary_attribute_loss(real.attributes, a_real).mean()
+    attr_fake = auxiliary_attribute_loss(fake.attributes, a_fake).mean()
+    w = config.fake_aux_weight
+    loss = (adversarial + config.class_weight * (class_real + w * class_fake)
+            + config.attribute_weight * (attr_real + w * attr_fake))
+    return {"loss": loss, "loss_d": adversarial, "class_real": class_real, "attr_real": attr_real}
+
+
+def acgan_generator_loss(
+    fake: ACOutput, y: torch.Tensor, a: torch.Tensor, config: ACGANConfig, kind: str = "non-saturating"
+) -> dict[str, torch.Tensor]:
+    r"""What G minimizes (chapter 8), batch means; ``"loss"`` is the total, the rest are logged.
+
+    L_G = adv_G(l(x_hat)) + lambda_c CE(x_hat, y') + lambda_a SE(x_hat, a'), x_hat = G(z, y', a').
+    """
+    adversarial = generator_loss(fake.logit, kind).mean()
+    class_fake = auxiliary_class_loss(fake.class_logits, y).mean()
+    attr_fake = auxiliary_attribute_loss(fake.attributes, a).mean()
+    loss = adversarial + config.class_weight * class_fake + config.attribute_weight * attr_fake
+    return {"loss": loss, "loss_g": adversarial, "class_fake": class_fake, "attr_fake": attr_fake}

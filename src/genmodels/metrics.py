@@ -10,24 +10,14 @@ import torch
 from .losses import bernoulli_log_likelihood, negative_elbo
 
 __all__ = [
-    "predict",
-    "accuracy",
-    "per_label_accuracy",
-    "mean_pairwise_distance",
-    "nearest_neighbor_distance",
-    "test_negative_elbo",
-    "log_importance_weights",
-    "iwae_from_log_weights",
-    "iwae_bound",
-    "latent_activity",
+    "predict", "accuracy", "per_label_accuracy", "correlation", "mean_pairwise_distance", "nearest_neighbor_distance",
+    # VAEs (chapter 3)
+    "test_negative_elbo", "log_importance_weights", "iwae_from_log_weights", "iwae_bound", "latent_activity",
     "active_units",
-    "ModeCoverage",
-    "mode_coverage",
-    "frechet_distance",
-    "classifier_frechet_distance",
-    # chapter 6: anomaly detection
-    "bounds_per_example",
-    "auroc",
+    # GANs (chapters 4-5)
+    "ModeCoverage", "mode_coverage", "frechet_distance", "classifier_frechet_distance",
+    # anomaly detection (chapter 6)
+    "bounds_per_example", "auroc",
 ]
 
 
@@ -52,6 +42,13 @@ def per_label_accuracy(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor,
     hits = (predict(model, x).argmax(1).cpu() == y.cpu()).float()
     y = y.cpu()
     return [hits[y == k].mean().item() if (y == k).any() else float("nan") for k in range(num_classes)]
+
+
+def correlation(a: torch.Tensor, b: torch.Tensor, rank: bool = False) -> float:
+    """Pearson's correlation of two samples (N,) and (N,); ``rank=True``: Spearman's, Pearson's of the ranks."""
+    if rank:
+        a, b = (v.argsort().argsort().double() for v in (a, b))
+    return torch.corrcoef(torch.stack([a, b]))[0, 1].item()
 
 
 def mean_pairwise_distance(x: torch.Tensor) -> float:
@@ -96,7 +93,7 @@ def log_importance_weights(
     num_samples: int,
     *,
     labels: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     batch_size: int = 500,
     max_decodes: int = 512,
 ) -> torch.Tensor:
@@ -104,7 +101,7 @@ def log_importance_weights(
 
     ``model`` has ``encode(x[, y]) -> (mu, logvar)`` and ``decode(z[, y]) -> logits`` of a Bernoulli
     p(x | z); ``labels`` are given for a conditional model. E_q[w] = p(x), so the mean of the weights
-    estimates p(x) and the mean of the log-weights is the ELBO. Noise is drawn on the CPU from ``generator``;
+    estimates p(x) and the mean of the log-weights is the ELBO. Noise is drawn on the CPU from ``rng``;
     at most ``max_decodes`` images go through the decoder at once (small chunks are faster on a CPU).
     """
     if num_samples < 1:
@@ -123,7 +120,7 @@ def log_importance_weights(
         rows = []
         for first in range(0, num_samples, chunk):
             s = min(chunk, num_samples - first)
-            eps = torch.randn(s, *mu.shape, generator=generator).to(device)  # (s, B, k)
+            eps = torch.randn(s, *mu.shape, generator=rng).to(device)  # (s, B, k)
             z = mu + std * eps
             log_q = (-0.5 * eps.pow(2) - 0.5 * logvar - half_log_2pi).sum(-1)  # log N(z; mu, std^2), (s, B)
             log_prior = (-0.5 * z.pow(2) - half_log_2pi).sum(-1)  # log N(z; 0, I), (s, B)
@@ -154,13 +151,13 @@ def iwae_bound(
     num_samples: int,
     *,
     labels: torch.Tensor | None = None,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
 ) -> float:
     r"""The importance-weighted bound (Burda et al., 2016) log (1/K) sum_k w_k, averaged over x: nats per image.
 
     ELBO = IWAE_1 <= IWAE_K <= log p(x); see :func:`log_importance_weights` (chapter 3).
     """
-    log_weights = log_importance_weights(model, x, num_samples, labels=labels, generator=generator)
+    log_weights = log_importance_weights(model, x, num_samples, labels=labels, rng=rng)
     return iwae_from_log_weights(log_weights, num_samples)
 
 

@@ -1,43 +1,49 @@
-"""What the command line can train and sample: one entry per model, each naming the data it accepts.
+"""What the command line can train and sample: the table :data:`MODELS`, one entry per model, by family.
 
-Each entry knows how to build its model from a plain config dict (stored in the checkpoint), how to
-train it on a data set for a number of steps, and how to draw samples from it. Later chapters add theirs.
+An entry (:class:`ModelSpec`) names the model class and its dataclass config (stored in the checkpoint with
+``config.to_dict()``, read back with ``Config.from_dict``), the data it accepts, how to train it (with its
+recipe from :mod:`genmodels.recipes`) and how to sample it. Adding a model is one more entry in the table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 
+from .attributes import AttributeScaler, measure_attributes
 from .budget import steps as budget_steps
-from .data import infinite_minibatches, load_mnist, sample_toy, toy_distribution
-from .losses import cvae_loss, vae_loss
-from .models import MLPVAE, ClassConditionalGaussian, ConditionalVAE, CVAEConfig, GaussianConfig, VAEConfig
-from .training import History, fit
-from .gan_training import BEST_TOY_METHOD, IMAGE_RECIPE, toy_recipe, train_gan
-from .models import GAN, CGANConfig, DCGANConfig, MLPGANConfig
-from .attributes import AttributeScaler, measure_attributes  # chapter 8
-from .models import ACGAN, ACGANConfig, StyleGAN, StyleGANConfig, train_acgan  # chapters 8 and 11
-from .models.acgan import ACGAN_RECIPE
-from .models.stylegan import STYLEGAN_RECIPE
-from .models import TRAJECTORY_RECIPE, TrajectoryCVAE, TrajectoryCVAEConfig, trajectory_cvae_loss  # chapter 7
-from .trajectories import sample_junction  # chapter 7
-from dataclasses import fields  # chapters 9-10
+from .data import load_mnist, sample_toy, toy_distribution
+from .gan_training import train_acgan, train_gan
 from .imaging import downsample, edge_map
-from .models import SRGAN, Pix2Pix, Pix2PixConfig, SRConfig, train_paired  # chapters 9-10
-from .models.pix2pix import EDGE_SIGMA, PIX2PIX_RECIPE
-from .models.superres import SRGAN_RECIPE
+from .losses import cvae_loss, vae_loss
+from .models import (
+    ACGAN, GAN, MLPVAE, SRGAN, ACGANConfig, CGANConfig, ClassConditionalGaussian, ConditionalVAE, CVAEConfig,
+    DCGANConfig, GaussianConfig, MLPGANConfig, Pix2Pix, Pix2PixConfig, SRConfig, StyleGAN, StyleGANConfig,
+    TrajectoryCVAE, TrajectoryCVAEConfig, VAEConfig, trajectory_cvae_loss,
+)
+from .models.config import Config
+from .paired_training import train_paired
+from .recipes import (
+    BEST_TOY_METHOD, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE, TRAJECTORY_RECIPE, Recipe,
+    toy_recipe,
+)
+from .trajectories import sample_junction
+from .training import History, fit
 
-__all__ = ["ModelSpec", "MODELS", "load_training_data", "IMAGE_DATA", "TOY_DATA", "TRAJECTORY_DATA"]
+__all__ = ["ModelSpec", "MODELS", "default_steps", "load_training_data", "IMAGE_DATA", "TOY_DATA",
+           "TRAJECTORY_DATA"]
 
 IMAGE_DATA = ("mnist", "mnist-full")
 TOY_DATA = ("ring8", "grid25", "moons")
 NUM_TOY_SAMPLES = 10_000
 TRAJECTORY_DATA = ("junction",)  # chapter 7: agents at a junction, (N, 20, 2) trajectories, label = branch
 NUM_TRAJECTORIES = 20_000
+
+Train = Callable[[nn.Module, str, torch.Tensor, torch.Tensor, int], History]  # (model, data, x, y, num_steps)
+Sample = Callable[[nn.Module, str, int, "int | None", torch.Generator], torch.Tensor]  # (model, data, n, label, rng)
 
 
 def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -53,301 +59,201 @@ def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torc
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """How the command line builds, trains and samples one kind of model."""
+    """How the command line builds, trains and samples one kind of model.
+
+    ``train(model, data, x, y, num_steps)`` and ``sample(model, data, n, label, rng)`` get the name of the data
+    set (``--data``, kept in the checkpoint) beside the model. ``make_config(data)`` is the config trained by
+    default (``config()`` unless given).
+    """
 
     help: str
+    model: type[nn.Module]
+    config: type[Config]
     data: tuple[str, ...]
-    conditional_on: tuple[str, ...]  # data sets whose labels the model is conditioned on
     budget: str
-    default_config: Callable[[str], dict]
-    build: Callable[[dict], nn.Module]
-    train: Callable[[nn.Module, torch.Tensor, torch.Tensor, int], History]
-    sample: Callable[[nn.Module, int, "int | None", torch.Generator], torch.Tensor]
+    train: Train
+    sample: Sample
+    conditional_on: tuple[str, ...] = ()  # data sets whose labels the model is conditioned on
+    make_config: Callable[[str], Config] | None = None
+
+    def default_config(self, data: str) -> dict:
+        """The config dict a checkpoint of ``--data data`` stores."""
+        return (self.make_config(data) if self.make_config else self.config()).to_dict()
+
+    def build(self, config: dict) -> nn.Module:
+        """The model of a stored config dict."""
+        return self.model(self.config.from_dict(config))
+
+
+def _batches(recipe: Recipe, *tensors: torch.Tensor):
+    """The recipe's batches, shuffled by the global generator that the command line seeds with --seed."""
+    return recipe.batches(*tensors, rng=torch.default_generator)
+
+
+def _labels(n: int, label: int | None) -> torch.Tensor | None:
+    return None if label is None else torch.full((n,), label, dtype=torch.long)
 
 
 # ---------------------------------------------------------------- chapter 1: class-conditional Gaussian
-def _gaussian_config(data: str) -> dict:
-    if data in IMAGE_DATA:
-        return asdict(GaussianConfig())
-    return asdict(GaussianConfig(data_dim=2, latent_dim=1, num_classes=1))
+def _gaussian_config(data: str) -> GaussianConfig:
+    return GaussianConfig() if data in IMAGE_DATA else GaussianConfig(data_dim=2, latent_dim=1, num_classes=1)
 
 
-def _gaussian_train(model: ClassConditionalGaussian, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    labels = y if model.config.num_classes > 1 else None
-    model.fit(x, labels)  # closed form: one "step"
+def _gaussian_train(model: ClassConditionalGaussian, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int):
+    model.fit(x, y if model.config.num_classes > 1 else None)  # closed form: one "step"
     return History()
 
 
-def _gaussian_sample(model: ClassConditionalGaussian, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+def _gaussian_sample(model: ClassConditionalGaussian, data: str, n: int, label: int | None, rng: torch.Generator):
     if label is None:
-        y = torch.multinomial(model.log_prior.exp().cpu(), n, replacement=True, generator=gen)
+        y = torch.multinomial(model.log_prior.exp().cpu(), n, replacement=True, generator=rng)
     else:
         y = torch.full((n,), label, dtype=torch.long)
     # Images: the mean of p(x | z, y), as decoders are usually shown (pixel noise is only static).
     # Other data: the full density, or 2-D toys whose variance sits in sigma^2 would collapse to a line.
-    is_image = model.config.data_dim == 28 * 28
-    return model.sample(y.to(model.mu.device), pixel_noise=not is_image, generator=gen)
+    return model.sample(y.to(model.mu.device), pixel_noise=data not in IMAGE_DATA, rng=rng)
 
 
-# -------------------------------------------------------------------- the benchmark VAE (784-400-20)
-def _vae_train(model: MLPVAE, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    return fit(model, vae_loss, infinite_minibatches(x, batch_size=128), num_steps, lr=1e-3, desc="vae")
+# ------------------------------------------------------ chapter 3: the benchmark VAE, the conditional VAE
+def _vae_train(model: MLPVAE, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    return fit(model, vae_loss, _batches(Recipe(128), x), num_steps, lr=1e-3, desc="vae")
 
 
-def _vae_sample(model: MLPVAE, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    return model.sample(n, generator=gen)
+def _cvae_train(model: ConditionalVAE, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    return fit(model, cvae_loss, _batches(Recipe(128), x, y), num_steps, lr=1e-3, desc="cvae")
 
 
-# ----------------------------------------------------------------- chapter 3: conditional VAE p(x | z, y)
-def _cvae_train(model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    batches = infinite_minibatches(x, y, batch_size=128)
-    return fit(model, cvae_loss, batches, num_steps, lr=1e-3, desc="cvae")
+def _cvae_sample(model: ConditionalVAE, data: str, n: int, label: int | None, rng: torch.Generator):
+    y = torch.randint(model.config.num_classes, (n,), generator=rng) if label is None else _labels(n, label)
+    return model.sample(y, rng=rng)  # no label asked for: an equal chance of each class
 
 
-def _cvae_sample(model: ConditionalVAE, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    if label is None:  # no label asked for: an equal chance of each class
-        y = torch.randint(model.config.num_classes, (n,), generator=gen)
+# ------------------------------------------------- chapters 4-5, 8, 11: GAN, DCGAN, cGAN, AC-GAN, StyleGAN
+def _toy_gan_config(data: str) -> MLPGANConfig:
+    return MLPGANConfig(**toy_recipe(BEST_TOY_METHOD, toy_distribution(data).modes)[0])
+
+
+def _gan_train(model: GAN, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    """The chapters' recipes: the toys with chapter 5's best method, digits as in chapter 4 (11: StyleGAN's)."""
+    if data in TOY_DATA:
+        recipe = toy_recipe(BEST_TOY_METHOD, toy_distribution(data).modes)[1]
     else:
-        y = torch.full((n,), label, dtype=torch.long)
-    return model.sample(y, generator=gen)
+        recipe = STYLEGAN_RECIPE if isinstance(model, StyleGAN) else IMAGE_RECIPE
+    tensors = (x, y) if getattr(model, "conditional", False) else (x,)
+    return train_gan(model.generator, model.discriminator, _batches(recipe, *tensors), num_steps,
+                     latent_dim=model.config.latent_dim, desc="stylegan" if isinstance(model, StyleGAN) else "gan",
+                     **recipe.train_args)
 
 
-
-# -------------------------------------------------------------- chapters 4-5: GAN, DCGAN, conditional GAN
-def _toy_gan_config(data: str) -> dict:
-    model_options, _ = toy_recipe(BEST_TOY_METHOD, toy_distribution(data).modes)
-    return {**asdict(MLPGANConfig(**model_options)), "data": data}  # "data": the recipe depends on the toy
+def _gan_sample(model: GAN | ACGAN, data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
+    return model.sample(n, _labels(n, label), rng=rng)  # AC-GAN: attributes ~ N(0, I), clipped to +-2
 
 
-def _toy_gan_build(cfg: dict) -> GAN:
-    gan = GAN(MLPGANConfig(**{k: v for k, v in cfg.items() if k != "data"}))
-    gan.data_name = cfg["data"]
-    return gan
-
-
-def _gan_train(model: GAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    """The chapters' recipes: the toys with chapter 5's best method, MNIST as in chapter 4."""
-    if isinstance(model.config, MLPGANConfig):
-        recipe = toy_recipe(BEST_TOY_METHOD, toy_distribution(model.data_name).modes)[1]
-    else:
-        recipe = dict(IMAGE_RECIPE)
-    tensors = (x, y) if model.conditional else (x,)
-    batches = infinite_minibatches(*tensors, batch_size=recipe.pop("batch_size"))
-    return train_gan(model.generator, model.discriminator, batches, num_steps,
-                     latent_dim=model.config.latent_dim, desc="gan", **recipe)
-
-
-def _gan_sample(model: GAN, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    labels = torch.full((n,), label, dtype=torch.long) if label is not None else None
-    return model.sample(n, labels, generator=gen)
-
-MODELS: dict[str, ModelSpec] = {
-    "gaussian": ModelSpec(
-        help="class-conditional Gaussian p(x|y), probabilistic PCA per class (chapter 1; closed-form fit)",
-        data=IMAGE_DATA + TOY_DATA,
-        conditional_on=IMAGE_DATA,
-        budget="cli.gaussian",
-        default_config=_gaussian_config,
-        build=lambda cfg: ClassConditionalGaussian(GaussianConfig(**cfg)),
-        train=_gaussian_train,
-        sample=_gaussian_sample,
-    ),
-    "vae": ModelSpec(
-        help="MLP VAE 784-400-20 with a Bernoulli decoder (the pytorch/examples reference)",
-        data=IMAGE_DATA,
-        conditional_on=(),
-        budget="cli.vae",
-        default_config=lambda data: asdict(VAEConfig()),
-        build=lambda cfg: MLPVAE(VAEConfig(**cfg)),
-        train=_vae_train,
-        sample=_vae_sample,
-    ),
-    "cvae": ModelSpec(
-        help="conditional VAE p(x | z, y): ask for a digit with --label, z is its style (chapter 3)",
-        data=IMAGE_DATA,
-        conditional_on=IMAGE_DATA,
-        budget="cli.cvae",
-        default_config=lambda data: asdict(CVAEConfig()),
-        build=lambda cfg: ConditionalVAE(CVAEConfig(**cfg)),
-        train=_cvae_train,
-        sample=_cvae_sample,
-    ),
-    "gan": ModelSpec(
-        help="MLP GAN on a 2-D toy with chapter 5's fix against mode collapse (chapters 4-5)",
-        data=("ring8", "grid25"),
-        conditional_on=(),
-        budget="cli.gan",
-        default_config=_toy_gan_config,
-        build=_toy_gan_build,
-        train=_gan_train,
-        sample=_gan_sample,
-    ),
-    "dcgan": ModelSpec(
-        help="DCGAN for 28x28 digits, small enough for a CPU (chapter 4)",
-        data=IMAGE_DATA,
-        conditional_on=(),
-        budget="cli.dcgan",
-        default_config=lambda data: asdict(DCGANConfig()),
-        build=lambda cfg: GAN(DCGANConfig(**cfg)),
-        train=_gan_train,
-        sample=_gan_sample,
-    ),
-    "cgan": ModelSpec(
-        help="conditional DCGAN: label + noise -> digit; sample with --label (chapter 4)",
-        data=IMAGE_DATA,
-        conditional_on=IMAGE_DATA,
-        budget="cli.cgan",
-        default_config=lambda data: asdict(CGANConfig()),
-        build=lambda cfg: GAN(CGANConfig(**cfg)),
-        train=_gan_train,
-        sample=_gan_sample,
-    ),
-}
-
-
-# ------------------------------------ chapters 8 and 11: attribute-conditioned GAN, style-based generator
-def _acgan_train(model: ACGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+def _acgan_train(model: ACGAN, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
     """Measure thickness and slant of every training digit, standardize them, train as chapter 8 does."""
     raw = measure_attributes(x, model.config.attributes)
     scaler = AttributeScaler.fit(raw)
     model.attribute_mean.copy_(scaler.mean)  # kept in the checkpoint: how to read a standardized request
     model.attribute_std.copy_(scaler.std)
-    recipe = dict(ACGAN_RECIPE)
-    batches = infinite_minibatches(x, y, scaler.normalize(raw), batch_size=recipe.pop("batch_size"))
-    return train_acgan(model.generator, model.discriminator, batches, num_steps, desc="acgan", **recipe)
+    return train_acgan(model.generator, model.discriminator, _batches(IMAGE_RECIPE, x, y, scaler.normalize(raw)),
+                       num_steps, desc="acgan", **IMAGE_RECIPE.train_args)
 
-
-def _acgan_sample(model: ACGAN, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    labels = torch.full((n,), label, dtype=torch.long) if label is not None else None
-    return model.sample(n, labels, generator=gen)  # standardized attributes ~ N(0, I), clipped to +-2
-
-
-def _stylegan_train(model: StyleGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    recipe = dict(STYLEGAN_RECIPE)
-    batches = infinite_minibatches(x, batch_size=recipe.pop("batch_size"))
-    return train_gan(model.generator, model.discriminator, batches, num_steps,
-                     latent_dim=model.config.latent_dim, desc="stylegan", **recipe)
-
-
-MODELS["acgan"] = ModelSpec(
-    help="attribute-conditioned GAN (AC-GAN): --label K, thickness and slant drawn at random (chapter 8)",
-    data=IMAGE_DATA,
-    conditional_on=IMAGE_DATA,
-    budget="cli.acgan",
-    default_config=lambda data: asdict(ACGANConfig()),
-    build=lambda cfg: ACGAN(ACGANConfig(**{**cfg, "attributes": tuple(cfg["attributes"])})),
-    train=_acgan_train,
-    sample=_acgan_sample,
-)
-MODELS["stylegan"] = ModelSpec(
-    help="style-based generator: mapping network, AdaIN styles, noise injection (chapter 11)",
-    data=IMAGE_DATA,
-    conditional_on=(),
-    budget="cli.stylegan",
-    default_config=lambda data: {**asdict(StyleGANConfig()), "channels": list(StyleGANConfig().channels)},
-    build=lambda cfg: StyleGAN(StyleGANConfig(**{**cfg, "channels": tuple(cfg["channels"])})),
-    train=_stylegan_train,
-    sample=lambda model, n, label, gen: model.sample(n, generator=gen),
-)
 
 # ------------------------------------------------------ chapter 7: trajectory CVAE p(future | past) at a junction
-def _trajcvae_train(model: TrajectoryCVAE, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+def _trajcvae_train(model: TrajectoryCVAE, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int):
     """x: whole trajectories (N, num_past + num_future, 2); the branch labels y are not used."""
     past, future = x[:, : model.config.num_past], x[:, model.config.num_past :]
-    recipe = dict(TRAJECTORY_RECIPE)
-    batches = infinite_minibatches(past, future, batch_size=recipe.pop("batch_size"))
-    return fit(model, trajectory_cvae_loss, batches, num_steps, desc="trajcvae", **recipe)
+    return fit(model, trajectory_cvae_loss, _batches(TRAJECTORY_RECIPE, past, future), num_steps, desc="trajcvae",
+               **TRAJECTORY_RECIPE.train_args)
 
 
-def _trajcvae_sample(model: TrajectoryCVAE, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+def _trajcvae_sample(model: TrajectoryCVAE, data: str, n: int, label: int | None, rng: torch.Generator):
     """n new agents: a past drawn from the junction data, then one future sampled by the CVAE: (n, 20, 2)."""
     c = model.config
-    past = sample_junction(n, gen, num_past=c.num_past, num_future=c.num_future).past
+    past = sample_junction(n, rng, num_past=c.num_past, num_future=c.num_future).past
     past = past.to(next(model.parameters()).device)
-    future = model.sample(past, 1, generator=gen)[:, 0]  # (n, num_future, 2)
+    future = model.sample(past, 1, rng=rng)[:, 0]  # (n, num_future, 2)
     return torch.cat([past, future], dim=1)
-
-
-MODELS["trajcvae"] = ModelSpec(
-    help="trajectory CVAE: observe 8 positions, sample 12 more; samples (N, 20, 2) in metres (chapter 7)",
-    data=TRAJECTORY_DATA,
-    conditional_on=(),
-    budget="cli.trajcvae",
-    default_config=lambda data: asdict(TrajectoryCVAEConfig()),
-    build=lambda cfg: TrajectoryCVAE(TrajectoryCVAEConfig(**cfg)),
-    train=_trajcvae_train,
-    sample=_trajcvae_sample,
-)
 
 
 # ------------------------------------------ chapters 9-10: image-to-image (pix2pix) and super-resolution (SRGAN)
 # Both learn x_in -> x from pairs made of the training digits: x_in = edge map (pix2pix) or 7 x 7 version (srgan).
 # `sample` has no noise to draw: it takes N held-out test digits (picked by --seed, of class --label if given),
 # turns them into inputs the same way, and saves the N outputs. Own inputs: Pix2Pix.translate / SRGAN.upscale.
-def _test_digits(data: str, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+def _test_digits(data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
     """``n`` held-out test digits of ``data`` (of class ``label``), distinct while there are enough."""
     split = load_mnist("embedded" if data == "mnist" else "torchvision")
     pool = split.x_test if label is None else split.x_test[split.y_test == label]
     if n <= len(pool):
-        return pool[torch.randperm(len(pool), generator=gen)[:n]]
-    return pool[torch.randint(len(pool), (n,), generator=gen)]
+        return pool[torch.randperm(len(pool), generator=rng)[:n]]
+    return pool[torch.randint(len(pool), (n,), generator=rng)]
 
 
-def _image_to_image_build(model_class: type, config_class: type) -> Callable[[dict], nn.Module]:
-    """build(cfg) for a config dict holding the model's fields plus the data set and input settings."""
-
-    names = {f.name for f in fields(config_class)}
-
-    def build(cfg: dict) -> nn.Module:
-        model = model_class(config_class(**{k: v for k, v in cfg.items() if k in names}))
-        model.data_name, model.edge_sigma = cfg["data"], cfg.get("edge_sigma")
-        return model
-
-    return build
+def _pix2pix_train(model: Pix2Pix, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    batches = _batches(PIX2PIX_RECIPE, edge_map(x, model.config.edge_sigma), x)
+    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="pix2pix",
+                        **PIX2PIX_RECIPE.train_args)
 
 
-def _pix2pix_train(model: Pix2Pix, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    recipe = dict(PIX2PIX_RECIPE)
-    batches = infinite_minibatches(edge_map(x, model.edge_sigma), x, batch_size=recipe.pop("batch_size"))
-    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="pix2pix", **recipe)
+def _pix2pix_sample(model: Pix2Pix, data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
+    return model.translate(edge_map(_test_digits(data, n, label, rng), model.config.edge_sigma))
 
 
-def _pix2pix_sample(model: Pix2Pix, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    return model.translate(edge_map(_test_digits(model.data_name, n, label, gen), model.edge_sigma))
+def _srgan_train(model: SRGAN, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    batches = _batches(SRGAN_RECIPE, downsample(x, model.config.scale), x)
+    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="srgan",
+                        **SRGAN_RECIPE.train_args)
 
 
-def _srgan_train(model: SRGAN, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    recipe = dict(SRGAN_RECIPE)
-    batches = infinite_minibatches(downsample(x, model.config.scale), x, batch_size=recipe.pop("batch_size"))
-    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="srgan", **recipe)
+def _srgan_sample(model: SRGAN, data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
+    return model.upscale(downsample(_test_digits(data, n, label, rng), model.config.scale))
 
 
-def _srgan_sample(model: SRGAN, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
-    return model.upscale(downsample(_test_digits(model.data_name, n, label, gen), model.config.scale))
-
-
-MODELS["pix2pix"] = ModelSpec(
-    help="pix2pix: edge map -> digit, U-Net + PatchGAN; sample translates the edges of N test digits "
-         "(--label K: test digits of class K) (chapter 9)",
-    data=IMAGE_DATA,
-    conditional_on=IMAGE_DATA,  # --label picks which test digits to translate
-    budget="cli.pix2pix",
-    default_config=lambda data: {**asdict(Pix2PixConfig()), "data": data, "edge_sigma": EDGE_SIGMA},
-    build=_image_to_image_build(Pix2Pix, Pix2PixConfig),
-    train=_pix2pix_train,
-    sample=_pix2pix_sample,
-)
-MODELS["srgan"] = ModelSpec(
-    help="super-resolution GAN 7x7 -> 28x28; sample upscales N downsampled test digits "
-         "(--label K: test digits of class K) (chapter 10)",
-    data=IMAGE_DATA,
-    conditional_on=IMAGE_DATA,
-    budget="cli.srgan",
-    default_config=lambda data: {**asdict(SRConfig()), "data": data},
-    build=_image_to_image_build(SRGAN, SRConfig),
-    train=_srgan_train,
-    sample=_srgan_sample,
-)
+# ------------------------------------------------------------------------------------------- the table
+MODELS: dict[str, ModelSpec] = {
+    # class-conditional Gaussian (chapter 1)
+    "gaussian": ModelSpec(
+        "class-conditional Gaussian p(x|y), probabilistic PCA per class (chapter 1; closed-form fit)",
+        ClassConditionalGaussian, GaussianConfig, IMAGE_DATA + TOY_DATA, "cli.gaussian", _gaussian_train,
+        _gaussian_sample, conditional_on=IMAGE_DATA, make_config=_gaussian_config),
+    # variational autoencoders (chapter 3)
+    "vae": ModelSpec(
+        "MLP VAE 784-400-20 with a Bernoulli decoder (the pytorch/examples reference)",
+        MLPVAE, VAEConfig, IMAGE_DATA, "cli.vae", _vae_train, lambda model, data, n, label, rng: model.sample(n, rng=rng)),
+    "cvae": ModelSpec(
+        "conditional VAE p(x | z, y): ask for a digit with --label, z is its style (chapter 3)",
+        ConditionalVAE, CVAEConfig, IMAGE_DATA, "cli.cvae", _cvae_train, _cvae_sample, conditional_on=IMAGE_DATA),
+    "trajcvae": ModelSpec(
+        "trajectory CVAE: observe 8 positions, sample 12 more; samples (N, 20, 2) in metres (chapter 7)",
+        TrajectoryCVAE, TrajectoryCVAEConfig, TRAJECTORY_DATA, "cli.trajcvae", _trajcvae_train, _trajcvae_sample),
+    # GANs (chapters 4-5, 8, 11)
+    "gan": ModelSpec(
+        "MLP GAN on a 2-D toy with chapter 5's fix against mode collapse (chapters 4-5)",
+        GAN, MLPGANConfig, ("ring8", "grid25"), "cli.gan", _gan_train, _gan_sample, make_config=_toy_gan_config),
+    "dcgan": ModelSpec(
+        "DCGAN for 28x28 digits, small enough for a CPU (chapter 4)",
+        GAN, DCGANConfig, IMAGE_DATA, "cli.dcgan", _gan_train, _gan_sample),
+    "cgan": ModelSpec(
+        "conditional DCGAN: label + noise -> digit; sample with --label (chapter 4)",
+        GAN, CGANConfig, IMAGE_DATA, "cli.cgan", _gan_train, _gan_sample, conditional_on=IMAGE_DATA),
+    "acgan": ModelSpec(
+        "attribute-conditioned GAN (AC-GAN): --label K, thickness and slant drawn at random (chapter 8)",
+        ACGAN, ACGANConfig, IMAGE_DATA, "cli.acgan", _acgan_train, _gan_sample, conditional_on=IMAGE_DATA),
+    "stylegan": ModelSpec(
+        "style-based generator: mapping network, AdaIN styles, noise injection (chapter 11)",
+        StyleGAN, StyleGANConfig, IMAGE_DATA, "cli.stylegan", _gan_train,
+        lambda model, data, n, label, rng: model.sample(n, rng=rng)),
+    # image-to-image (chapters 9-10)
+    "pix2pix": ModelSpec(
+        "pix2pix: edge map -> digit, U-Net + PatchGAN; sample translates the edges of N test digits "
+        "(--label K: test digits of class K) (chapter 9)",
+        Pix2Pix, Pix2PixConfig, IMAGE_DATA, "cli.pix2pix", _pix2pix_train, _pix2pix_sample,
+        conditional_on=IMAGE_DATA),  # --label picks which test digits to translate
+    "srgan": ModelSpec(
+        "super-resolution GAN 7x7 -> 28x28; sample upscales N downsampled test digits "
+        "(--label K: test digits of class K) (chapter 10)",
+        SRGAN, SRConfig, IMAGE_DATA, "cli.srgan", _srgan_train, _srgan_sample, conditional_on=IMAGE_DATA),
+}
 
 
 def default_steps(model: str) -> int:

@@ -2,8 +2,9 @@
 
 ``train_loop(step, num_steps)`` calls ``step(i)`` (which returns a dict of losses), shows a tqdm bar,
 records a :class:`History`, and stops with a clear message when a loss turns NaN or explodes.
-``fit`` is the one-optimizer case (classifiers, VAEs); GANs write their two-stage step in the chapter
-and hand it to ``train_loop``.
+``fit`` is the one-optimizer case (classifiers, VAEs); ``train_players`` the two-player case (one Adam per
+network, an optional learning-rate decay) around a step written elsewhere: the GAN steps of
+:mod:`genmodels.gan_training`, the paired image-to-image step of :mod:`genmodels.paired_training`.
 """
 
 from __future__ import annotations
@@ -14,12 +15,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from .budget import is_quick
 from .errors import TrainingDivergedError
 
-__all__ = ["History", "progress_disabled", "train_loop", "fit"]
+__all__ = ["History", "progress_disabled", "train_loop", "fit", "train_players"]
 
 StepResult = Mapping[str, "torch.Tensor | float"]
 
@@ -141,4 +143,71 @@ def fit(
 
     history = train_loop(step, num_steps, **loop_kwargs)
     model.eval()
+    return history
+
+
+# ------------------------------------------------- two players (GAN, AC-GAN, pix2pix, SRGAN; chapters 4-10)
+def _with_lr_decay(step: Callable, optimizers: tuple, num_steps: int, start: int) -> Callable:
+    """``step`` followed by a linear learning-rate decay to 0 between step ``start`` and the last (chapter 5)."""
+
+    def factor(i: int) -> float:
+        return 1.0 if i < start else 1 - (i - start) / (num_steps - start)
+
+    schedules = [torch.optim.lr_scheduler.LambdaLR(o, factor) for o in optimizers]
+
+    def decayed_step(i: int) -> dict[str, torch.Tensor]:
+        logged = step(i)
+        for schedule in schedules:
+            schedule.step()
+        return logged
+
+    return decayed_step
+
+
+def _with_monitor(step: Callable, monitor: Callable[[], dict[str, float]], log_every: int, num_steps: int) -> Callable:
+    """``step`` whose logged values also hold ``monitor()``'s sample-quality numbers (chapter 5)."""
+
+    def monitored_step(i: int) -> dict[str, torch.Tensor]:
+        logged = step(i)
+        if i % log_every == 0 or i == num_steps - 1:  # exactly the steps train_loop records
+            logged = {**logged, **monitor()}
+        return logged
+
+    return monitored_step
+
+
+def train_players(
+    generator: nn.Module,
+    discriminator: nn.Module | None,
+    make_step: Callable[[torch.optim.Optimizer, torch.optim.Optimizer | None], Callable[[int], dict]],
+    num_steps: int,
+    *,
+    lr_g: float,
+    lr_d: float,
+    betas: tuple[float, float],
+    decay_lr: bool = False,
+    decay_start: float = 0.0,
+    monitor: Callable[[], dict[str, float]] | None = None,
+    **loop_kwargs,
+) -> History:
+    """The loop around every two-player step of the course (GAN, AC-GAN, pix2pix, SRGAN); returns the history.
+
+    One Adam per player (``discriminator=None``: G alone, plain regression), both networks in training mode,
+    ``step = make_step(optimizer_g, optimizer_d)``, the optional linear learning-rate decay and monitor of
+    :func:`genmodels.gan_training.train_gan`, :func:`train_loop`, and both networks back in evaluation mode.
+    """
+    optimizer_g = torch.optim.Adam(generator.parameters(), lr=lr_g, betas=betas)
+    optimizer_d = None if discriminator is None else torch.optim.Adam(discriminator.parameters(), lr=lr_d, betas=betas)
+    players = [m for m in (generator, discriminator) if m is not None]
+    for player in players:
+        player.train()
+    step = make_step(optimizer_g, optimizer_d)
+    if decay_lr:
+        optimizers = tuple(o for o in (optimizer_g, optimizer_d) if o is not None)
+        step = _with_lr_decay(step, optimizers, num_steps, int(decay_start * num_steps))
+    if monitor is not None:
+        step = _with_monitor(step, monitor, loop_kwargs.get("log_every", 10), num_steps)
+    history = train_loop(step, num_steps, **loop_kwargs)
+    for player in players:
+        player.eval()
     return history

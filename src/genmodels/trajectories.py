@@ -91,8 +91,8 @@ def branch_path(s: torch.Tensor, branch: torch.Tensor, x0: torch.Tensor, radius:
     return torch.stack([x, y], dim=-1)
 
 
-def _uniform(n: int, low: float, high: float, generator: torch.Generator | None) -> torch.Tensor:
-    return low + (high - low) * torch.rand(n, generator=generator, dtype=torch.float64)
+def _uniform(n: int, low: float, high: float, rng: torch.Generator | None) -> torch.Tensor:
+    return low + (high - low) * torch.rand(n, generator=rng, dtype=torch.float64)
 
 
 def _check_range(name: str, value: tuple[float, float], minimum: float) -> None:
@@ -103,7 +103,7 @@ def _check_range(name: str, value: tuple[float, float], minimum: float) -> None:
 
 def sample_junction(
     n: int,
-    generator: torch.Generator | None = None,
+    rng: torch.Generator | None = None,
     *,
     num_past: int = NUM_PAST,
     num_future: int = NUM_FUTURE,
@@ -118,7 +118,7 @@ def sample_junction(
 ) -> JunctionTrajectories:
     r"""``n`` agents approaching a junction, each turning left, going straight or turning right (chapter 7).
 
-    Per agent, drawn from ``generator`` (all on the CPU, in float64, returned as float32):
+    Per agent, drawn from ``rng`` (all on the CPU, in float64, returned as float32):
 
     * the branch, with probabilities ``probs`` (left, straight, right), independent of everything else;
     * the speed v at the last observed step, uniform in ``speed`` (m/s), and a constant acceleration a,
@@ -146,14 +146,14 @@ def sample_junction(
     if noise_std < 0 or lane_std < 0:
         raise ValueError(f"noise_std and lane_std must be >= 0, got {noise_std} and {lane_std}")
 
-    branch = torch.multinomial(p, n, replacement=True, generator=generator) if n else torch.zeros(0, dtype=torch.long)
-    v = _uniform(n, *speed, generator)
-    a = _uniform(n, *accel, generator)
-    d = _uniform(n, *distance, generator)
-    x0 = lane_std * torch.randn(n, generator=generator, dtype=torch.float64)
-    r_left, r_right = _uniform(n, *radius_left, generator), _uniform(n, *radius_right, generator)
+    branch = torch.multinomial(p, n, replacement=True, generator=rng) if n else torch.zeros(0, dtype=torch.long)
+    v = _uniform(n, *speed, rng)
+    a = _uniform(n, *accel, rng)
+    d = _uniform(n, *distance, rng)
+    x0 = lane_std * torch.randn(n, generator=rng, dtype=torch.float64)
+    r_left, r_right = _uniform(n, *radius_left, rng), _uniform(n, *radius_right, rng)
     radius = torch.stack([r_left, torch.ones_like(r_left), r_right], dim=1)  # (N, 3); straight has none
-    noise = noise_std * torch.randn(n, num_past + num_future, 2, generator=generator, dtype=torch.float64)
+    noise = noise_std * torch.randn(n, num_past + num_future, 2, generator=rng, dtype=torch.float64)
 
     tau = (torch.arange(num_past + num_future, dtype=torch.float64) - (num_past - 1)) * DT  # seconds from t_7
     s = -d[:, None] + v[:, None] * tau + 0.5 * a[:, None] * tau**2  # (N, T) arc length; s = -d at the last seen

@@ -1,7 +1,13 @@
-"""Models of the course, one module per family, each with a dataclass config beside it."""
+"""Models of the course, one module per family, each with a dataclass config beside it.
 
+Models describe networks: how they are trained is in :mod:`genmodels.training`, :mod:`genmodels.gan_training`
+and :mod:`genmodels.paired_training`, with what settings in :mod:`genmodels.recipes`, their losses in
+:mod:`genmodels.losses`.
+"""
+
+from .acgan import ACGAN, ACDiscriminator, ACGANConfig, ACGenerator, ACOutput
 from .classifier import ClassifierConfig, DigitClassifier, classifier_loss
-from .gaussian import ClassConditionalGaussian, GaussianConfig
+from .cvae import ConditionalVAE, CVAEConfig
 from .gan import (
     GAN,
     CGANConfig,
@@ -15,122 +21,47 @@ from .gan import (
     MLPGenerator,
     sample_latent,
 )
-from .cvae import ConditionalVAE, CVAEConfig
-from .vae import MLPVAE, Autoencoder, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
-# chapters 8 and 11 (applications): attribute-conditioned GAN, style-based generator
-from .acgan import (
-    ACGAN,
-    ACDiscriminator,
-    ACGANConfig,
-    ACGenerator,
-    ACOutput,
-    acgan_discriminator_loss,
-    acgan_generator_loss,
-    auxiliary_attribute_loss,
-    auxiliary_class_loss,
-    make_acgan_step,
-    train_acgan,
-)
+from .gaussian import ClassConditionalGaussian, GaussianConfig
+from .layers import mlp
+from .pix2pix import PatchDiscriminator, Pix2Pix, Pix2PixConfig, UNetGenerator
 from .stylegan import (
     AdaIN,
     MappingNetwork,
     NoiseInjection,
-    StyleGAN,
     StyleDiscriminator,
+    StyleGAN,
     StyleGANConfig,
     StyleGenerator,
     adaptive_instance_norm,
     make_noise,
 )
-# chapter 7: motion forecasting
+from .superres import SRGAN, ResidualBlock, SRConfig, SRGenerator
 from .trajectory import (
-    TRAJECTORY_RECIPE,
     TrajectoryCVAE,
     TrajectoryCVAEConfig,
     TrajectoryRegressor,
     trajectory_cvae_loss,
     trajectory_mse_loss,
 )
-# chapters 9-10 (applications): pix2pix, super-resolution
-from .pix2pix import (
-    PIX2PIX_RECIPE,
-    PatchDiscriminator,
-    Pix2Pix,
-    Pix2PixConfig,
-    UNetGenerator,
-    make_paired_step,
-    paired_discriminator_step,
-    paired_generator_step,
-    train_paired,
-)
-from .superres import SRGAN, SRGAN_RECIPE, ResidualBlock, SRConfig, SRGenerator
+from .vae import MLPVAE, Autoencoder, BernoulliVAE, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
 
 __all__ = [
-    "ClassifierConfig",
-    "DigitClassifier",
-    "classifier_loss",
-    "ClassConditionalGaussian",
-    "GaussianConfig",
-    "GAN",
-    "MLPGANConfig",
-    "MLPGenerator",
-    "MLPDiscriminator",
-    "DCGANConfig",
-    "DCGenerator",
-    "DCDiscriminator",
-    "CGANConfig",
-    "ConditionalGenerator",
-    "ConditionalDiscriminator",
-    "sample_latent",
-    "MLPVAE",
-    "VAEConfig",
-    "reparameterize",
-    "ConvVAE",
-    "ConvVAEConfig",
-    "Autoencoder",
-    "ConditionalVAE",
-    "CVAEConfig",
-    # chapter 7: motion forecasting
-    "TRAJECTORY_RECIPE",
-    "TrajectoryCVAE",
-    "TrajectoryCVAEConfig",
-    "TrajectoryRegressor",
-    "trajectory_cvae_loss",
-    "trajectory_mse_loss",
-    # chapters 8 and 11
-    "ACGAN",
-    "ACDiscriminator",
-    "ACGANConfig",
-    "ACGenerator",
-    "ACOutput",
-    "acgan_discriminator_loss",
-    "acgan_generator_loss",
-    "auxiliary_attribute_loss",
-    "auxiliary_class_loss",
-    "make_acgan_step",
-    "train_acgan",
-    "AdaIN",
-    "MappingNetwork",
-    "NoiseInjection",
-    "StyleGAN",
-    "StyleGANConfig",
-    "StyleGenerator",
-    "StyleDiscriminator",
-    "adaptive_instance_norm",
-    "make_noise",
-    # chapters 9-10
-    "PIX2PIX_RECIPE",
-    "PatchDiscriminator",
-    "Pix2Pix",
-    "Pix2PixConfig",
-    "UNetGenerator",
-    "make_paired_step",
-    "paired_discriminator_step",
-    "paired_generator_step",
-    "train_paired",
-    "SRGAN",
-    "SRGAN_RECIPE",
-    "ResidualBlock",
-    "SRConfig",
+    # classifier and class-conditional Gaussian (chapter 1)
+    "ClassifierConfig", "DigitClassifier", "classifier_loss", "ClassConditionalGaussian", "GaussianConfig",
+    # autoencoders and VAEs (chapter 3)
+    "BernoulliVAE", "MLPVAE", "VAEConfig", "reparameterize", "ConvVAE", "ConvVAEConfig", "Autoencoder",
+    "ConditionalVAE", "CVAEConfig",
+    # GANs (chapters 4-5)
+    "GAN", "MLPGANConfig", "MLPGenerator", "MLPDiscriminator", "DCGANConfig", "DCGenerator", "DCDiscriminator",
+    "CGANConfig", "ConditionalGenerator", "ConditionalDiscriminator", "sample_latent", "mlp",
+    # trajectory forecasters (chapter 7)
+    "TrajectoryCVAE", "TrajectoryCVAEConfig", "TrajectoryRegressor", "trajectory_cvae_loss", "trajectory_mse_loss",
+    # attribute-conditioned GAN (chapter 8)
+    "ACGAN", "ACDiscriminator", "ACGANConfig", "ACGenerator", "ACOutput",
+    # pix2pix and super-resolution (chapters 9-10)
+    "PatchDiscriminator", "Pix2Pix", "Pix2PixConfig", "UNetGenerator", "SRGAN", "ResidualBlock", "SRConfig",
     "SRGenerator",
+    # style-based generator (chapter 11)
+    "AdaIN", "MappingNetwork", "NoiseInjection", "StyleGAN", "StyleGANConfig", "StyleGenerator",
+    "StyleDiscriminator", "adaptive_instance_norm", "make_noise",
 ]

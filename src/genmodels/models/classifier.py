@@ -12,11 +12,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .config import Config
+
 __all__ = ["ClassifierConfig", "DigitClassifier", "classifier_loss"]
 
 
 @dataclass
-class ClassifierConfig:
+class ClassifierConfig(Config):
     num_classes: int = 10
     channels: tuple[int, int] = (16, 32)
     feature_dim: int = 128

@@ -17,21 +17,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .vae import reparameterize
+from .config import Config
+from .vae import BernoulliVAE
 
 __all__ = ["CVAEConfig", "ConditionalVAE"]
 
 
 @dataclass
-class CVAEConfig:
+class CVAEConfig(Config):
     data_dim: int = 784
     num_classes: int = 10
     hidden_dim: int = 512
     latent_dim: int = 2  # 2 style numbers: samples from the prior stay recognisable, and a slider each
 
 
-class ConditionalVAE(nn.Module):
-    """MLP CVAE with a Bernoulli decoder; ``forward(x, y)`` -> (logits, mu, logvar)."""
+class ConditionalVAE(BernoulliVAE):
+    """MLP CVAE with a Bernoulli decoder; ``forward(x, y)`` -> (logits, mu, logvar) (from :class:`BernoulliVAE`)."""
 
     def __init__(self, config: CVAEConfig | None = None):
         super().__init__()
@@ -61,13 +62,7 @@ class ConditionalVAE(nn.Module):
         """Logits of the Bernoulli p(x | z, y), (B, data_dim)."""
         return self.decoder(torch.cat([z, self.one_hot(y)], dim=1))  # (B, latent_dim + num_classes) in
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x, y)
-        return self.decode(reparameterize(mu, logvar), y), mu, logvar
-
     @torch.no_grad()
-    def sample(self, labels: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, labels: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
         """One digit per requested label (N,): pixel means sigmoid(decoder(z, y)), z ~ N(0, I); (N, data_dim)."""
-        device = next(self.parameters()).device
-        z = torch.randn(len(labels), self.config.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z, labels.to(device)))
+        return super().sample(len(labels), labels, rng=rng)

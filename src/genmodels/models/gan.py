@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config
+from .layers import mlp
+
 __all__ = [
     "MLPGANConfig",
     "MLPGenerator",
@@ -29,25 +32,15 @@ __all__ = [
 
 
 def sample_latent(
-    num_samples: int, latent_dim: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+    num_samples: int, latent_dim: int, rng: torch.Generator | None = None, device: torch.device | str = "cpu"
 ) -> torch.Tensor:
     """z ~ N(0, I): (num_samples, latent_dim), drawn on the CPU (same numbers on every device), then moved."""
-    return torch.randn(num_samples, latent_dim, generator=generator).to(device)
-
-
-def _mlp(sizes: list[int], activation: type[nn.Module], **kwargs) -> nn.Sequential:
-    """Linear layers of the given sizes with ``activation`` between them (none after the last)."""
-    layers: list[nn.Module] = []
-    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(n_in, n_out))
-        if i < len(sizes) - 2:
-            layers.append(activation(**kwargs))
-    return nn.Sequential(*layers)
+    return torch.randn(num_samples, latent_dim, generator=rng).to(device)
 
 
 # ------------------------------------------------------------------------------------- 2-D toys (MLP)
 @dataclass
-class MLPGANConfig:
+class MLPGANConfig(Config):
     """The MLP generator and discriminator of the toy benchmarks (chapter 4, chapter 5's mode collapse).
 
     ``pack`` > 1 is PacGAN (Lin et al., 2018): D judges ``pack`` samples concatenated, so a batch of
@@ -92,7 +85,7 @@ class MLPDiscriminator(nn.Module):
         self.first = nn.Linear(c.data_dim * c.pack, c.hidden_dim)
         extra = 1 if c.minibatch_std else 0
         rest = [c.hidden_dim + extra] + [c.hidden_dim] * (c.num_layers - 1) + [1]
-        self.rest = nn.Sequential(nn.LeakyReLU(0.2), _mlp(rest, nn.LeakyReLU, negative_slope=0.2))
+        self.rest = nn.Sequential(nn.LeakyReLU(0.2), mlp(rest, nn.LeakyReLU, negative_slope=0.2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         c = self.config
@@ -108,7 +101,7 @@ class MLPDiscriminator(nn.Module):
 
 # ------------------------------------------------------------------------------ MNIST: DCGAN (28 x 28)
 @dataclass
-class DCGANConfig:
+class DCGANConfig(Config):
     """A DCGAN (Radford et al., 2016) cut down for 28 x 28 digits on a CPU: two (transposed) convolutions each."""
 
     latent_dim: int = 64
@@ -159,7 +152,7 @@ class DCDiscriminator(nn.Module):
 
 # ----------------------------------------------------------------------- MNIST: conditional GAN (cGAN)
 @dataclass
-class CGANConfig:
+class CGANConfig(Config):
     """The conditional DCGAN: label + noise -> digit (Mirza & Osindero, 2014), with a projection discriminator.
 
     G sees ``[z, one_hot(y)]``. D scores ``l(x, y) = w^T h(x) + e_y^T h(x)`` (Miyato & Koyama, 2018): a
@@ -225,13 +218,13 @@ class GAN(nn.Module):
 
     @torch.no_grad()
     def sample(
-        self, num_samples: int, labels: torch.Tensor | None = None, generator: torch.Generator | None = None
+        self, num_samples: int, labels: torch.Tensor | None = None, rng: torch.Generator | None = None
     ) -> torch.Tensor:
         """``num_samples`` outputs of G for z ~ N(0, I) (and ``labels`` (N,) for the conditional GAN)."""
         device = next(self.parameters()).device
-        z = sample_latent(num_samples, self.config.latent_dim, generator, device)
+        z = sample_latent(num_samples, self.config.latent_dim, rng, device)
         if not self.conditional:
             return self.generator(z)
         if labels is None:
-            labels = torch.randint(self.config.num_classes, (num_samples,), generator=generator)
+            labels = torch.randint(self.config.num_classes, (num_samples,), generator=rng)
         return self.generator(z, labels.to(device))

@@ -16,11 +16,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config
+
 __all__ = ["GaussianConfig", "ClassConditionalGaussian"]
 
 
 @dataclass
-class GaussianConfig:
+class GaussianConfig(Config):
     data_dim: int = 784
     latent_dim: int = 16
     num_classes: int = 10
@@ -85,13 +87,13 @@ class ClassConditionalGaussian(nn.Module):
         return self.mu[y] + torch.einsum("ndk,nk->nd", self.W[y], z)
 
     def sample(
-        self, y: torch.Tensor, *, pixel_noise: bool = False, generator: torch.Generator | None = None
+        self, y: torch.Tensor, *, pixel_noise: bool = False, rng: torch.Generator | None = None
     ) -> torch.Tensor:
         """One sample per label in ``y`` (N,): draw z ~ N(0, I), decode; add sigma * eps if ``pixel_noise``."""
         y = torch.as_tensor(y, device=self.mu.device)
-        z = torch.randn(len(y), self.config.latent_dim, generator=generator).to(self.mu)
+        z = torch.randn(len(y), self.config.latent_dim, generator=rng).to(self.mu)
         x = self.decode(z, y)
         if pixel_noise:
-            eps = torch.randn(x.shape, generator=generator).to(x)
+            eps = torch.randn(x.shape, generator=rng).to(x)
             x = x + self.sigma2[y].sqrt().unsqueeze(1) * eps
         return x

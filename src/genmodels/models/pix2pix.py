@@ -1,5 +1,4 @@
-r"""pix2pix (Isola et al., 2017) for 28 x 28 digits, chapter 9: a U-Net generator, a PatchGAN discriminator,
-and the paired training step that chapter 10's super-resolution GAN reuses.
+r"""pix2pix (Isola et al., 2017) for 28 x 28 digits, chapter 9: a U-Net generator and a PatchGAN discriminator.
 
 Image-to-image translation learns :math:`G: x_{in} \mapsto \hat{x}` from pairs :math:`(x_{in}, x)` (here:
 the edge map of a digit and the digit). The generator minimizes a pixel loss plus an adversarial one,
@@ -7,38 +6,29 @@ the edge map of a digit and the digit). The generator minimizes a pixel loss plu
 .. math:: \mathcal{L}_G = \lambda \, \lVert x - G(x_{in}) \rVert_1 + \mathcal{L}_{adv}\big(D(x_{in}, G(x_{in}))\big),
 
 the pixel loss pulling every output toward *its* target, the discriminator toward *a* plausible image.
+The training step, which chapter 10's super-resolution GAN reuses, is in :mod:`genmodels.paired_training`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
-from ..gan_training import frozen, train_players
-from ..losses import discriminator_loss, generator_loss
-from ..training import History
+from ..imaging import EDGE_SIGMA
+from .config import Config
 
 __all__ = [
     "Pix2PixConfig",
     "UNetGenerator",
     "PatchDiscriminator",
     "Pix2Pix",
-    "PIXEL_LOSSES",
-    "paired_discriminator_step",
-    "paired_generator_step",
-    "make_paired_step",
-    "train_paired",
-    "PIX2PIX_RECIPE",
-    "EDGE_SIGMA",
 ]
 
 
 @dataclass
-class Pix2PixConfig:
+class Pix2PixConfig(Config):
     """The U-Net and the PatchGAN of chapter 9, cut down for 28 x 28 digits on a CPU.
 
     The U-Net has three levels, 28 -> 14 -> 7 pixels, ``channels`` wide at 28 x 28 and twice as wide at each
@@ -50,6 +40,7 @@ class Pix2PixConfig:
     out_channels: int = 1  # the output image (a digit)
     channels: int = 8  # U-Net width at 28 x 28 (16 at 14 x 14, 32 at 7 x 7)
     d_channels: int = 16  # PatchGAN width of the first layer (32 in the second)
+    edge_sigma: float = EDGE_SIGMA  # the inputs: Canny edges after a blur of this many pixels (chapter 9)
 
 
 def _down(n_in: int, n_out: int, norm: bool = True) -> nn.Sequential:
@@ -151,154 +142,3 @@ class Pix2Pix(nn.Module):
         out = self.generator(x_in.to(next(self.parameters()).device))
         self.generator.train(was_training)
         return out
-
-
-# ------------------------------------------------------------------------- the paired training step
-PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    "l1": F.l1_loss,  # mean |x_hat - x|: pix2pix
-    "mse": F.mse_loss,  # mean (x_hat - x)^2: the SRResNet / "SRGAN-MSE" content loss of chapter 10
-}
-
-
-def paired_discriminator_step(
-    generator: nn.Module,
-    discriminator: nn.Module,
-    optimizer: torch.optim.Optimizer,
-    x_in: torch.Tensor,
-    x: torch.Tensor,
-    *,
-    kind: str = "non-saturating",
-    conditional: bool = True,
-) -> dict[str, torch.Tensor]:
-    r"""Stage 1 (chapters 4 and 9): D learns real pairs (x_in, x) from fake pairs (x_in, G(x_in)); G untouched.
-
-    D minimizes ``discriminator_loss(l(x_in, x), l(x_in, G(x_in)), kind)`` averaged over images and patches:
-    for the BCE kinds, it maximizes log D(x_in, x) + log(1 - D(x_in, G(x_in))). ``conditional=False``: D sees
-    the images alone (chapter 10).
-    """
-    cond = (x_in,) if conditional else ()
-    with torch.no_grad():  # G's output as a constant: nothing to backpropagate into G
-        x_fake = generator(x_in)
-    real_logits, fake_logits = discriminator(x, *cond), discriminator(x_fake, *cond)
-    loss = discriminator_loss(real_logits, fake_logits, kind).mean()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return {"loss_d": loss.detach(), "d_real": torch.sigmoid(real_logits.detach()).mean(),
-            "d_fake": torch.sigmoid(fake_logits.detach()).mean()}
-
-
-def paired_generator_step(
-    generator: nn.Module,
-    discriminator: nn.Module | None,
-    optimizer: torch.optim.Optimizer,
-    x_in: torch.Tensor,
-    x: torch.Tensor,
-    *,
-    pixel_loss: str = "l1",
-    pixel_weight: float = 100.0,
-    adversarial_weight: float = 1.0,
-    kind: str = "non-saturating",
-    conditional: bool = True,
-) -> dict[str, torch.Tensor]:
-    r"""Stage 2 (chapter 9): one step of G on pixel_weight * pixel(G(x_in), x) + adversarial_weight * adv.
-
-    adv = ``generator_loss(l(x_in, G(x_in)), kind)``, through a frozen D. With ``discriminator=None`` or
-    ``adversarial_weight=0`` this is plain supervised regression on the pixel loss.
-    """
-    use_d = discriminator is not None and adversarial_weight > 0
-    x_hat = generator(x_in)
-    pixel = PIXEL_LOSSES[pixel_loss](x_hat, x)
-    logged = {pixel_loss: pixel.detach()}
-    loss = pixel_weight * pixel
-    if use_d:
-        with frozen(discriminator):
-            adversarial = generator_loss(discriminator(x_hat, *((x_in,) if conditional else ())), kind).mean()
-        loss = loss + adversarial_weight * adversarial
-        logged["loss_g"] = adversarial.detach()
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    return logged
-
-
-def make_paired_step(
-    generator: nn.Module,
-    discriminator: nn.Module | None,
-    optimizer_g: torch.optim.Optimizer,
-    optimizer_d: torch.optim.Optimizer | None,
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-    *,
-    pixel_loss: str = "l1",
-    pixel_weight: float = 100.0,
-    adversarial_weight: float = 1.0,
-    kind: str = "non-saturating",
-    conditional: bool = True,
-) -> Callable[[int], dict[str, torch.Tensor]]:
-    """The ``step(i)`` of a paired image-to-image GAN for :func:`train_loop`: one D update, then one G update.
-
-    ``batches`` yields ``(x_in, x)``. Without a discriminator (or with ``adversarial_weight=0``) only G steps.
-    """
-    if pixel_loss not in PIXEL_LOSSES:
-        raise ValueError(f"unknown pixel loss {pixel_loss!r}; choose one of: {', '.join(PIXEL_LOSSES)}")
-    use_d = discriminator is not None and adversarial_weight > 0
-    if use_d and optimizer_d is None:
-        raise ValueError("a discriminator needs its optimizer: pass optimizer_d")
-
-    def step(i: int) -> dict[str, torch.Tensor]:
-        x_in, x = next(batches)
-        logged = {}
-        if use_d:  # (1) Update D: maximize log D(x_in, x) + log(1 - D(x_in, G(x_in))); only D steps
-            logged |= paired_discriminator_step(generator, discriminator, optimizer_d, x_in, x, kind=kind,
-                                                conditional=conditional)
-        # (2) Update G: minimize lambda * pixel(G(x_in), x) - log D(x_in, G(x_in)); D frozen, only G steps
-        logged |= paired_generator_step(generator, discriminator if use_d else None, optimizer_g, x_in, x,
-                                        pixel_loss=pixel_loss, pixel_weight=pixel_weight,
-                                        adversarial_weight=adversarial_weight, kind=kind, conditional=conditional)
-        return logged
-
-    return step
-
-
-def train_paired(
-    generator: nn.Module,
-    discriminator: nn.Module | None,
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-    num_steps: int,
-    *,
-    lr: float = 2e-4,
-    betas: tuple[float, float] = (0.5, 0.999),
-    decay_lr: bool = False,
-    decay_start: float = 0.5,
-    **step_and_loop_kwargs,
-) -> History:
-    """Adam (same ``lr`` for both players, as in pix2pix) and :func:`make_paired_step` repeated by
-    :func:`train_loop`; returns the history. ``discriminator=None``: the pixel loss alone.
-
-    ``decay_lr`` lowers the learning rates linearly to zero from step ``decay_start * num_steps`` (pix2pix
-    keeps the rate for the first half of training and decays it over the second). Keyword arguments of
-    :func:`make_paired_step` and of :func:`train_loop` pass through.
-    """
-    step_keys = {"pixel_loss", "pixel_weight", "adversarial_weight", "kind", "conditional"}
-    step_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k in step_keys}
-    loop_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k not in step_keys}
-
-    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer | None) -> Callable:
-        return make_paired_step(generator, discriminator, optimizer_g, optimizer_d, batches, **step_kwargs)
-
-    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr, lr_d=lr, betas=betas,
-                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)
-
-
-# pix2pix's recipe (Isola et al., 2017): Adam with beta_1 = 0.5, the rate decayed over the second half, L1 weighted
-# by lambda against the adversarial loss. The paper's lambda = 100 (images in [-1, 1], 200 epochs) leaves the
-# adversarial term with almost no effect in our ~1,000 steps; chapter 9 uses lambda = 10. Batches of 64 and a
-# rate of 1e-3 (not 2e-4) fit a CPU budget.
-PIX2PIX_RECIPE: dict = {
-    "batch_size": 64, "lr": 1e-3, "betas": (0.5, 0.999), "decay_lr": True, "decay_start": 0.5,
-    "pixel_loss": "l1", "pixel_weight": 10.0, "adversarial_weight": 1.0, "kind": "non-saturating",
-}
-
-# The sketches of chapter 9: Canny edges after a Gaussian blur of this standard deviation (pixels). At 1 the
-# outline follows every detail of the stroke; at 2.5 it is a rough sketch that leaves the digit's holes out.
-EDGE_SIGMA = 2.5

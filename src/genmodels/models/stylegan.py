@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from .config import Config
 from .gan import sample_latent
 
 __all__ = [
@@ -38,7 +39,6 @@ __all__ = [
     "RESOLUTIONS",
     "LAYER_RESOLUTION",
     "make_noise",
-    "STYLEGAN_RECIPE",
 ]
 
 RESOLUTIONS = (7, 14, 28)
@@ -46,7 +46,7 @@ LAYER_RESOLUTION = (7, 7, 14, 14, 28, 28)  # the resolution of each of the six s
 
 
 @dataclass
-class StyleGANConfig:
+class StyleGANConfig(Config):
     """Sizes of the style-based generator and its discriminator (chapter 11).
 
     ``channels``: feature maps at 7x7, 14x14 and 28x28. ``mixing_prob``: during training, the share of
@@ -155,13 +155,13 @@ class _SynthesisLayer(nn.Module):
 
 
 def make_noise(
-    num_samples: int, generator: torch.Generator | None = None, device: torch.device | str = "cpu"
+    num_samples: int, rng: torch.Generator | None = None, device: torch.device | str = "cpu"
 ) -> list[torch.Tensor]:
     """One noise image per style layer: [(N, 1, 7, 7), (N, 1, 7, 7), (N, 1, 14, 14), ..., (N, 1, 28, 28)].
 
-    Drawn on the CPU from ``generator`` (the same numbers on every device), then moved to ``device``.
+    Drawn on the CPU from ``rng`` (the same numbers on every device), then moved to ``device``.
     """
-    return [torch.randn(num_samples, 1, r, r, generator=generator).to(device) for r in LAYER_RESOLUTION]
+    return [torch.randn(num_samples, 1, r, r, generator=rng).to(device) for r in LAYER_RESOLUTION]
 
 
 class StyleGenerator(nn.Module):
@@ -257,14 +257,8 @@ class StyleGAN(nn.Module):
         self.discriminator = StyleDiscriminator(c.disc_channels)
 
     @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """G(z) for z ~ N(0, I), with noise drawn from the same ``generator``: (N, 1, 28, 28)."""
+    def sample(self, num_samples: int, rng: torch.Generator | None = None) -> torch.Tensor:
+        """G(z) for z ~ N(0, I), with noise drawn from the same ``rng``: (N, 1, 28, 28)."""
         device = self.generator.const.device
-        z = sample_latent(num_samples, self.config.latent_dim, generator, device)
-        return self.generator(z, make_noise(num_samples, generator, device))
-
-
-# The training recipe of chapter 11 and the CLI: chapter 4's image recipe (Adam at 1e-3 with beta_1 = 0.5 for
-# both players, the learning rate decayed linearly to 0), with batches of 32: the style layers cost about six
-# times the DCGAN generator per image, and on a CPU more steps of smaller batches go further.
-STYLEGAN_RECIPE: dict = {"batch_size": 32, "kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3, "decay_lr": True}
+        z = sample_latent(num_samples, self.config.latent_dim, rng, device)
+        return self.generator(z, make_noise(num_samples, rng, device))

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config
 from .gan import DCDiscriminator, DCGANConfig
 
-__all__ = ["SRConfig", "ResidualBlock", "SRGenerator", "SRGAN", "SRGAN_RECIPE"]
+__all__ = ["SRConfig", "ResidualBlock", "SRGenerator", "SRGAN"]
 
 
 @dataclass
-class SRConfig:
+class SRConfig(Config):
     """An SRResNet cut down for digits on a CPU: ``num_blocks`` residual blocks of ``channels`` at low resolution."""
 
     scale: int = 4  # a power of 2: 7 x 7 -> 28 x 28
@@ -95,13 +96,3 @@ class SRGAN(nn.Module):
         out = self.generator(x_lr.to(next(self.parameters()).device))
         self.generator.train(was_training)
         return out
-
-
-# SRGAN (Ledig et al., 2017): content (pixel) loss + 1e-3 x adversarial loss, D unconditional. Our images are in
-# [0, 1] and tiny, so the mean squared error is about 100x smaller than theirs; the adversarial weight is set
-# for our scale (the chapter shows the trade-off as it changes).
-SRGAN_RECIPE: dict = {
-    "batch_size": 64, "lr": 1e-3, "betas": (0.5, 0.999), "decay_lr": True, "decay_start": 0.5,
-    "pixel_loss": "mse", "pixel_weight": 1.0, "adversarial_weight": 1e-2, "kind": "non-saturating",
-    "conditional": False,
-}

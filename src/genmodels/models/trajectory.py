@@ -24,7 +24,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config
 from ..losses import gaussian_log_likelihood, kl_std_normal
+from .layers import mlp
 from .vae import reparameterize
 
 __all__ = [
@@ -33,15 +35,11 @@ __all__ = [
     "TrajectoryRegressor",
     "trajectory_cvae_loss",
     "trajectory_mse_loss",
-    "TRAJECTORY_RECIPE",
 ]
-
-# How chapter 7 and `python -m genmodels train trajcvae` train both forecasters: Adam, batches of 256 agents.
-TRAJECTORY_RECIPE = {"batch_size": 256, "lr": 1e-3}
 
 
 @dataclass
-class TrajectoryCVAEConfig:
+class TrajectoryCVAEConfig(Config):
     num_past: int = 8
     num_future: int = 12
     hidden_dim: int = 128
@@ -50,22 +48,13 @@ class TrajectoryCVAEConfig:
     sigma: float = 3.0  # metres: spread of p(future | past, z) around the decoded mean (chapter 7 chooses it)
 
 
-def _mlp(sizes: list[int]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:])):
-        layers.append(nn.Linear(fan_in, fan_out))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers)
-
-
 class _Forecaster(nn.Module):
     """What both forecasters share: the past encoder and the conversion between metres and network units."""
 
     def __init__(self, config: TrajectoryCVAEConfig):
         super().__init__()
         self.config = c = config
-        self.past_encoder = nn.Sequential(_mlp([2 * c.num_past, c.hidden_dim, c.hidden_dim]), nn.ReLU())
+        self.past_encoder = nn.Sequential(mlp([2 * c.num_past, c.hidden_dim, c.hidden_dim]), nn.ReLU())
 
     def _check(self, past: torch.Tensor) -> None:
         if past.dim() != 3 or past.shape[1:] != (self.config.num_past, 2):
@@ -94,8 +83,8 @@ class TrajectoryCVAE(_Forecaster):
     def __init__(self, config: TrajectoryCVAEConfig | None = None):
         super().__init__(config or TrajectoryCVAEConfig())
         c = self.config
-        self.encoder = _mlp([c.hidden_dim + 2 * c.num_future, c.hidden_dim, 2 * c.latent_dim])
-        self.decoder = _mlp([c.hidden_dim + c.latent_dim, c.hidden_dim, c.hidden_dim, 2 * c.num_future])
+        self.encoder = mlp([c.hidden_dim + 2 * c.num_future, c.hidden_dim, 2 * c.latent_dim])
+        self.decoder = mlp([c.hidden_dim + c.latent_dim, c.hidden_dim, c.hidden_dim, 2 * c.num_future])
 
     def encode(self, past: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """q(z | past, future) = N(mu, diag(exp(logvar))): (N, latent_dim) each."""
@@ -113,12 +102,12 @@ class TrajectoryCVAE(_Forecaster):
         return self.decode(past, reparameterize(mu, logvar)), mu, logvar
 
     @torch.no_grad()
-    def sample(self, past: torch.Tensor, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    def sample(self, past: torch.Tensor, num_samples: int, rng: torch.Generator | None = None) -> torch.Tensor:
         """``num_samples`` futures per agent, decoder means for z ~ N(0, I): (N, num_samples, T, 2), metres."""
         if num_samples < 1:
             raise ValueError(f"num_samples must be at least 1, got {num_samples}")
         self._check(past)
-        z = torch.randn(num_samples, len(past), self.config.latent_dim, generator=generator).to(past.device)
+        z = torch.randn(num_samples, len(past), self.config.latent_dim, generator=rng).to(past.device)
         return self.decode(past, z).transpose(0, 1)  # (K, N, T, 2) -> (N, K, T, 2)
 
 
@@ -128,7 +117,7 @@ class TrajectoryRegressor(_Forecaster):
     def __init__(self, config: TrajectoryCVAEConfig | None = None):
         super().__init__(config or TrajectoryCVAEConfig())
         c = self.config
-        self.head = _mlp([c.hidden_dim, c.hidden_dim, 2 * c.num_future])
+        self.head = mlp([c.hidden_dim, c.hidden_dim, 2 * c.num_future])
 
     def forward(self, past: torch.Tensor) -> torch.Tensor:
         return self.to_positions(past, self.head(self.encode_past(past)))

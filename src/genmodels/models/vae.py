@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from .config import Config
+
 __all__ = ["BernoulliVAE", "VAEConfig", "MLPVAE", "reparameterize", "ConvVAEConfig", "ConvVAE", "Autoencoder"]
 
 
 @dataclass
-class VAEConfig:
+class VAEConfig(Config):
     data_dim: int = 784
     hidden_dim: int = 400
     latent_dim: int = 20
@@ -31,19 +33,23 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 
 class BernoulliVAE(nn.Module):
-    """What every VAE of chapter 3 shares: subclasses define ``encode(x) -> (mu, logvar)`` and ``decode(z)``
-    (Bernoulli logits, (B, pixels)) and have a ``config.latent_dim``; ``forward(x)`` -> (logits, mu, logvar)."""
+    """What every VAE of chapter 3 shares: subclasses define ``encode(x, *cond) -> (mu, logvar)`` and
+    ``decode(z, *cond)`` (Bernoulli logits, (B, pixels)) and have a ``config.latent_dim``.
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        mu, logvar = self.encode(x)
-        return self.decode(reparameterize(mu, logvar)), mu, logvar
+    ``cond`` is what a conditional VAE is given besides x (the label y of :class:`ConditionalVAE`); nothing for
+    a plain VAE. ``forward(x, *cond)`` -> (logits, mu, logvar), one z ~ q(z | x, cond) per example.
+    """
+
+    def forward(self, x: torch.Tensor, *cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        mu, logvar = self.encode(x, *cond)
+        return self.decode(reparameterize(mu, logvar), *cond), mu, logvar
 
     @torch.no_grad()
-    def sample(self, num_samples: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Pixel means sigmoid(decoder(z)) for z ~ N(0, I): (num_samples, pixels) in [0, 1]."""
+    def sample(self, num_samples: int, *cond: torch.Tensor, rng: torch.Generator | None = None) -> torch.Tensor:
+        """Pixel means sigmoid(decoder(z, *cond)) for z ~ N(0, I): (num_samples, pixels) in [0, 1]."""
         device = next(self.parameters()).device
-        z = torch.randn(num_samples, self.config.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z))
+        z = torch.randn(num_samples, self.config.latent_dim, generator=rng).to(device)
+        return torch.sigmoid(self.decode(z, *(c.to(device) for c in cond)))
 
 
 class MLPVAE(BernoulliVAE):
@@ -70,7 +76,7 @@ class MLPVAE(BernoulliVAE):
 
 
 @dataclass
-class ConvVAEConfig:
+class ConvVAEConfig(Config):
     latent_dim: int = 20
     channels: tuple[int, int] = (16, 32)
 

@@ -1,0 +1,123 @@
+"""Training recipes as data: batch size, seed and the trainer's keyword arguments of every model of the course.
+
+A :class:`Recipe` knows its batches (``recipe.batches(x, y)``: shuffled with its own seed) and the arguments
+its trainer takes (``train_gan(..., **recipe.train_args)``). :func:`genmodels.checkpoints.cached_model` seeds
+with ``recipe.seed`` and keys the checkpoint cache by ``recipe.as_dict()``. Chapter 5 explains the GAN
+recipes; each model's chapter explains its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+import torch
+
+from .data import infinite_minibatches
+
+__all__ = [
+    "Recipe",
+    "CLASSIFIER_RECIPE",
+    "IMAGE_RECIPE",
+    "STYLEGAN_RECIPE",
+    "TRAJECTORY_RECIPE",
+    "PIX2PIX_RECIPE",
+    "SRGAN_RECIPE",
+    "TOY_BASE",
+    "TOY_METHODS",
+    "BEST_TOY_METHOD",
+    "mode_spacing",
+    "toy_recipe",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How one model is trained: ``batch_size``, the ``seed`` of its initialization and batch order, and
+    ``train_args``, the keyword arguments of its trainer (``fit``, ``train_gan``, ``train_paired``, ...)."""
+
+    batch_size: int
+    train_args: Mapping[str, Any] = field(default_factory=dict)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "train_args", MappingProxyType(dict(self.train_args)))  # read-only
+
+    def batches(self, *tensors: torch.Tensor, rng: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
+        """Endless reshuffled minibatches of ``tensors``, in an order drawn from ``rng`` (default: a
+        ``torch.Generator`` seeded with ``self.seed``; ``torch.default_generator`` for the global one)."""
+        rng = rng if rng is not None else torch.Generator().manual_seed(self.seed)
+        return infinite_minibatches(*tensors, batch_size=self.batch_size, rng=rng)
+
+    def replace(self, **changes: Any) -> Recipe:
+        """A copy with ``batch_size`` or ``seed`` changed and any other keyword set in ``train_args``."""
+        own = {k: changes.pop(k) for k in ("batch_size", "seed") if k in changes}
+        return replace(self, train_args={**self.train_args, **changes}, **own)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Everything in the recipe as one plain dict (a checkpoint cache key)."""
+        return {"batch_size": self.batch_size, "seed": self.seed, **self.train_args}
+
+
+# The digit classifier of chapter 1, the judge of later chapters: Adam at 1e-3 on batches of 128.
+CLASSIFIER_RECIPE = Recipe(128, {"lr": 1e-3})
+
+# GANs on digits (chapter 4; chapter 8's AC-GAN too): batches of 64, Adam at 1e-3 with beta_1 = 0.5 for both
+# players, the learning rate decayed linearly to 0.
+IMAGE_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3, "decay_lr": True})
+
+# Chapter 11: the image recipe with batches of 32: the style layers cost about six times the DCGAN generator
+# per image, and on a CPU more steps of smaller batches go further.
+STYLEGAN_RECIPE = IMAGE_RECIPE.replace(batch_size=32)
+
+# Chapter 7's forecasters: Adam at 1e-3, batches of 256 agents.
+TRAJECTORY_RECIPE = Recipe(256, {"lr": 1e-3})
+
+# pix2pix (Isola et al., 2017), chapter 9: Adam with beta_1 = 0.5, the rate decayed over the second half, L1
+# weighted by lambda against the adversarial loss. The paper's lambda = 100 (images in [-1, 1], 200 epochs)
+# leaves the adversarial term with almost no effect in our ~1,000 steps; chapter 9 uses lambda = 10. Batches
+# of 64 and a rate of 1e-3 (not 2e-4) fit a CPU budget.
+PIX2PIX_RECIPE = Recipe(64, {
+    "lr": 1e-3, "betas": (0.5, 0.999), "decay_lr": True, "decay_start": 0.5,
+    "pixel_loss": "l1", "pixel_weight": 10.0, "adversarial_weight": 1.0, "kind": "non-saturating",
+})
+
+# SRGAN (Ledig et al., 2017), chapter 10: content (pixel) loss + 1e-3 x adversarial loss, D unconditional. Our
+# images are in [0, 1] and tiny, so the mean squared error is about 100x smaller than theirs; the adversarial
+# weight is set for our scale (the chapter shows the trade-off as it changes).
+SRGAN_RECIPE = PIX2PIX_RECIPE.replace(pixel_loss="mse", pixel_weight=1.0, adversarial_weight=1e-2,
+                                      conditional=False)
+
+# ------------------------------------------------------------------- the 2-D toys (chapter 5 explains them)
+# Adam at 1e-3 on both players, batches of 256 fresh samples, non-saturating loss. Each "fix" of chapter 5
+# changes a few of these settings ("model": MLPGANConfig fields, "train": train_gan arguments). R1's gamma has
+# the units of a squared distance: it is set relative to the squared distance between neighbouring modes,
+# gamma = 0.02 d^2 (about 0.012 on the ring, 0.08 on the grid).
+TOY_BASE = Recipe(256, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3})
+TOY_METHODS: dict[str, dict] = {
+    "GAN": {},
+    "PacGAN2": {"model": {"pack": 2}},
+    "minibatch std": {"model": {"minibatch_std": True}},
+    "WGAN-GP": {"train": {"kind": "wasserstein", "gp_weight": 0.1}},
+    "R1 + lr decay": {"r1": 0.02, "train": {"decay_lr": True, "decay_start": 0.5}},
+}
+BEST_TOY_METHOD = "R1 + lr decay"
+
+
+def mode_spacing(modes: torch.Tensor) -> float:
+    """The smallest distance between two modes (K, D): the length scale of a toy."""
+    distance = torch.cdist(modes.double(), modes.double())
+    return distance[distance > 0].min().item()
+
+
+def toy_recipe(method: str, modes: torch.Tensor) -> tuple[dict, Recipe]:
+    """(MLPGANConfig overrides, training recipe) of a chapter-5 method on a toy with these modes."""
+    if method not in TOY_METHODS:
+        raise ValueError(f"unknown toy method {method!r}; choose one of: {', '.join(TOY_METHODS)}")
+    spec = TOY_METHODS[method]
+    recipe = TOY_BASE.replace(**spec.get("train", {}))
+    if "r1" in spec:
+        recipe = recipe.replace(r1_gamma=round(spec["r1"] * mode_spacing(modes) ** 2, 5))
+    return dict(spec.get("model", {})), recipe
