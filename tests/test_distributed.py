@@ -19,7 +19,7 @@ from torch import nn
 from genmodels import distributed
 from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
-from genmodels.data import infinite_minibatches, load_mnist
+from genmodels.data import DigitData, infinite_minibatches, load_mnist, write_mnist_idx
 from genmodels.distributed import GlobalBatchNorm, shard_minibatches
 from genmodels.losses import vae_loss
 from genmodels.models import MLPVAE, VAEConfig
@@ -34,8 +34,8 @@ VAE_STEPS = 40
 LOSS_RTOL = 0.02
 
 
-def _torchrun(tmp_path, nproc: int, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GENMODELS_QUICK": "1", "OMP_NUM_THREADS": "1", "GENMODELS_DEVICE": "cpu"}
+def _torchrun(tmp_path, nproc: int, *args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "GENMODELS_QUICK": "1", "OMP_NUM_THREADS": "1", "GENMODELS_DEVICE": "cpu", **extra_env}
     for name in distributed.RENDEZVOUS:  # torchrun sets them; a stale one from the test process must not leak
         env.pop(name, None)
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
@@ -156,12 +156,17 @@ def test_torchrun_vae_matches_one_process_and_samples(tmp_path):
     assert np.load(samples).shape == (4, 1, 28, 28)
 
 
-def test_torchrun_conditional_gan_trains_both_players_and_samples(tmp_path):
+def test_torchrun_conditional_gan_on_mnist_full_trains_both_players_and_samples(tmp_path, mnist):
+    # --data mnist-full from torchvision's files, written here from 640 embedded digits: no download
+    data_dir = tmp_path / "data"
+    write_mnist_idx(data_dir, DigitData(mnist.x_train[:640], mnist.y_train[:640], mnist.x_test[:64], mnist.y_test[:64]))
     out = tmp_path / "cgan.pt"
-    result = _torchrun(tmp_path, 2, "train", "cgan", "--data", "mnist", "--steps", "8", "--out", str(out))
+    result = _torchrun(tmp_path, 2, "train", "cgan", "--data", "mnist-full", "--steps", "8", "--out", str(out),
+                       GENMODELS_DATA_DIR=str(data_dir))
     assert result.returncode == 0, result.stderr[-2000:]
     record = load_checkpoint(out)
-    assert record["world_size"] == 2 and set(record["history"]["values"]) >= {"loss_d", "loss_g"}
+    assert record["world_size"] == 2 and record["data"] == "mnist-full"
+    assert set(record["history"]["values"]) >= {"loss_d", "loss_g"}
     assert any("running_mean" in k for k in record["state_dict"])  # G's batch norm, saved as plain BatchNorm keys
     samples = tmp_path / "threes.npy"
     assert main(["sample", str(out), "-n", "4", "--label", "3", "--out", str(samples)]) == 0
@@ -176,3 +181,14 @@ def test_torchrun_with_more_processes_than_the_batch_splits_into_fails_once(tmp_
     assert ours == ["genmodels train: error: vae's global batch of 128 cannot be split evenly over 3 processes: "
                     "launch a number of processes (nodes x --nproc_per_node) among 1, 2, 4, 8, 16, 32, 64, 128"]
     assert not (tmp_path / "v.pt").exists()
+
+
+def test_torchrun_mnist_full_offline_is_one_clear_error(tmp_path):
+    result = _torchrun(tmp_path, 2, "train", "vae", "--data", "mnist-full", "--steps", "1",
+                       "--out", str(tmp_path / "v.pt"), GENMODELS_DATA_DIR=str(tmp_path / "empty"))
+    if result.returncode == 0:
+        pytest.skip("this machine is online: the full MNIST was downloaded")
+    ours = [line for line in result.stderr.splitlines() if line.startswith("genmodels train: error:")]
+    assert len(ours) == 1 and "--data mnist" in ours[0] and "full MNIST" in ours[0]
+    assert "Traceback" not in result.stderr.split("genmodels train: error:")[0]  # the other rank stopped quietly
+    assert "[rank1]" not in result.stderr

@@ -6,7 +6,7 @@ Every mistake (a wrong name, a negative number, a missing file) ends in one line
 from __future__ import annotations
 
 import argparse
-import contextlib
+import functools
 import sys
 import time
 from pathlib import Path
@@ -63,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train a model and save a checkpoint",
-        description=f"Train MODEL on DATA and write a checkpoint.\n\nmodels:\n{models}",
+        description=f"Train MODEL on DATA and write a checkpoint. Under torchrun (torchrun --nproc_per_node=N -m "
+                    f"genmodels train ...) {' and '.join(distributed.SUPPORTED)} train with DistributedDataParallel."
+                    f"\n\nmodels:\n{models}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("model", metavar="MODEL", choices=sorted(MODELS), help=f"one of: {', '.join(sorted(MODELS))}")
@@ -100,8 +102,8 @@ def _train(args: argparse.Namespace) -> str:
     run = distributed.start(args.model, args.device) if distributed.launched_by_torchrun() else None
     device = run.device if run else get_device(args.device)
     seed_everything(args.seed)
-    with run.local_main_first() if run else contextlib.nullcontext():  # one download per machine
-        x, y = load_training_data(args.data, args.seed, device)
+    load = functools.partial(load_training_data, args.data, args.seed, device)
+    x, y = run.load_local_main_first(load) if run else load()  # under torchrun: one download per machine
     config = spec.default_config(args.data)
     model = spec.build(config).to(device)
     start = time.perf_counter()

@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -63,6 +63,7 @@ __all__ = [
 RENDEZVOUS = ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")  # what torchrun sets
 VAE_RECIPE = {"batch_size": 128, "lr": 1e-3}  # the command line's VAE (genmodels.registry), one process or N
 NOISE_SEED_STRIDE = 1000  # rank r draws its noise from seed + 1000 r
+T = TypeVar("T")
 
 
 class LaunchError(GenmodelsError):
@@ -202,14 +203,25 @@ class DistributedRun:
         return shard_minibatches(*tensors, batch_size=batch_size, rank=self.rank, world_size=self.world_size,
                                  rng=rng)
 
-    @contextmanager
-    def local_main_first(self) -> Iterator[None]:
-        """Local rank 0 runs the block first (one download per machine), then the others, from its files."""
-        if self.local_rank != 0:
-            dist.barrier()
-        yield
+    def load_local_main_first(self, load: Callable[[], T]) -> T:
+        """``load()`` on local rank 0 first (one download per machine), then on the others, from its files.
+
+        If it fails there (e.g. the full MNIST offline), that rank raises its error and the others stop quietly,
+        instead of waiting for it.
+        """
+        error, result = None, None
         if self.local_rank == 0:
-            dist.barrier()
+            try:
+                result = load()
+            except (GenmodelsError, ValueError) as err:
+                error = err
+        failed = torch.tensor([float(error is not None)], device=self.device)
+        dist.all_reduce(failed)  # also the barrier: the others wait here for the files
+        if error is not None:
+            raise error
+        if failed.item():
+            raise LaunchError("the first process of a machine could not load the data; its error says why")
+        return load() if self.local_rank != 0 else result
 
     def train(self, name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_steps: int,
               seed: int) -> History:
