@@ -6,6 +6,7 @@ Every mistake (a wrong name, a negative number, a missing file) ends in one line
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import distributed
 from .budget import mode
 from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .data import DATASETS
@@ -61,7 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser(
         "train",
         help="train a model and save a checkpoint",
-        description=f"Train MODEL on DATA and write a checkpoint.\n\nmodels:\n{models}",
+        description=f"Train MODEL on DATA and write a checkpoint. Under torchrun (torchrun --nproc_per_node=N -m "
+                    f"genmodels train ...) {' and '.join(distributed.SUPPORTED)} train with DistributedDataParallel."
+                    f"\n\nmodels:\n{models}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     train.add_argument("model", metavar="MODEL", choices=sorted(MODELS), help=f"one of: {', '.join(sorted(MODELS))}")
@@ -94,20 +98,30 @@ def _train(args: argparse.Namespace) -> str:
     if args.data not in spec.data:
         raise GenmodelsError(f"model {args.model!r} trains on --data {'|'.join(spec.data)}, not {args.data!r}")
     num_steps = args.steps if args.steps is not None else default_steps(args.model)
-    device = get_device(args.device)
+    # Under torchrun: one process of N, DistributedDataParallel (genmodels.distributed); else one process.
+    run = distributed.start(args.model, args.device) if distributed.launched_by_torchrun() else None
+    device = run.device if run else get_device(args.device)
     seed_everything(args.seed)
-    x, y = load_training_data(args.data, args.seed, device)
+    load = functools.partial(load_training_data, args.data, args.seed, device)
+    x, y = run.load_local_main_first(load) if run else load()  # under torchrun: one download per machine
     config = spec.default_config(args.data)
     model = spec.build(config).to(device)
     start = time.perf_counter()
-    history = spec.train(model, args.data, x, y, num_steps)
+    history = (run.train(args.model, model, x, y, num_steps, args.seed) if run
+               else spec.train(model, args.data, x, y, num_steps))
     seconds = time.perf_counter() - start
+    if run is not None and not run.is_main:
+        run.finish()  # rank 0 alone writes the checkpoint and reports
+        return ""
     save_checkpoint(args.out, {
         "model": args.model, "data": args.data, "config": config, "steps": num_steps, "seed": args.seed,
         "budget": mode(), "sample_shape": list(x.shape[1:]),
         "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-        "history": history.state_dict(),
+        "history": history.state_dict(), "world_size": run.world_size if run else 1,
     })
+    if run is not None:
+        run.finish()
+        device = f"{run.world_size} processes on {device.type}"
     if "loss" in history.values:
         how = f"{num_steps} steps, final loss {history.last('loss'):.4g}"
     elif len(history):  # several logged values (a GAN: loss_d, loss_g, ...)
@@ -150,8 +164,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        print(_train(args) if args.command == "train" else _sample(args))
+        message = _train(args) if args.command == "train" else _sample(args)
     except (GenmodelsError, ValueError) as err:
-        print(f"genmodels {args.command}: error: {err}", file=sys.stderr)
+        if distributed.reports(err):  # a bad torchrun launch: rank 0 alone says so
+            print(f"genmodels {args.command}: error: {err}", file=sys.stderr)
         return 2
+    if message:  # empty on ranks other than 0
+        print(message)
     return 0

@@ -20,6 +20,7 @@ from .data import infinite_minibatches
 __all__ = [
     "Recipe",
     "CLASSIFIER_RECIPE",
+    "VAE_RECIPE",
     "IMAGE_RECIPE",
     "STYLEGAN_RECIPE",
     "TRAJECTORY_RECIPE",
@@ -63,6 +64,10 @@ class Recipe:
 
 # The digit classifier of chapter 1, the judge of later chapters: Adam at 1e-3 on batches of 128.
 CLASSIFIER_RECIPE = Recipe(128, {"lr": 1e-3})
+
+# The command line's VAE and CVAE (the pytorch/examples reference): batches of 128, Adam at 1e-3; one process
+# or N under torchrun (genmodels.distributed keeps the global batch at 128).
+VAE_RECIPE = Recipe(128, {"lr": 1e-3})
 
 # GANs on digits (chapter 4; chapter 8's AC-GAN too): batches of 64, Adam at 1e-3 with beta_1 = 0.5 for both
 # players, the learning rate decayed linearly to 0.

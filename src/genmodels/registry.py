@@ -27,8 +27,8 @@ from .models import (
 from .models.config import Config
 from .paired_training import train_paired
 from .recipes import (
-    BEST_TOY_METHOD, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE, TRAJECTORY_RECIPE, Recipe,
-    toy_recipe,
+    BEST_TOY_METHOD, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE, TRAJECTORY_RECIPE, VAE_RECIPE,
+    Recipe, toy_recipe,
 )
 from .trajectories import sample_junction
 from .training import History, fit
@@ -116,11 +116,11 @@ def _gaussian_sample(model: ClassConditionalGaussian, data: str, n: int, label: 
 
 # ------------------------------------------------------ chapter 3: the benchmark VAE, the conditional VAE
 def _vae_train(model: MLPVAE, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    return fit(model, vae_loss, _batches(Recipe(128), x), num_steps, lr=1e-3, desc="vae")
+    return fit(model, vae_loss, _batches(VAE_RECIPE, x), num_steps, **VAE_RECIPE.train_args, desc="vae")
 
 
 def _cvae_train(model: ConditionalVAE, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    return fit(model, cvae_loss, _batches(Recipe(128), x, y), num_steps, lr=1e-3, desc="cvae")
+    return fit(model, cvae_loss, _batches(VAE_RECIPE, x, y), num_steps, **VAE_RECIPE.train_args, desc="cvae")
 
 
 def _cvae_sample(model: ConditionalVAE, data: str, n: int, label: int | None, rng: torch.Generator):

@@ -281,7 +281,7 @@ def _pieces(nb, citations: dict[str, str]) -> list[Piece]:
         tags = set(cell.metadata.get("tags", []))
         override = cell.metadata.get("slideshow", {}).get("slide_type")
         is_setup = cell.cell_type == "code" and not seen_code and not override
-        seen_code = seen_code or cell.cell_type == "code"
+        seen_code = seen_code or (cell.cell_type == "code" and not tags & SKIP_TAGS)  # the install cell is not it
         if tags & SKIP_TAGS or override == "skip" or is_setup:
             continue
         if cell.cell_type == "markdown":
