@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -159,17 +161,27 @@ def test_discriminator_step_leaves_the_generator_alone(pair):
     assert not _same(_params(discriminator), d_before)
 
 
-def test_generator_step_leaves_the_discriminator_alone_and_adds_the_losses(pair):
+def test_generator_step_follows_the_weighted_sum_of_pixel_and_adversarial_losses(pair):
+    """One SGD step of G must be -lr * grad(pixel_weight * L1 + adversarial_weight * -log D(x_in, G(x_in))),
+    the gradient computed here on copies; D stays untouched."""
     generator, discriminator = pair
-    d_before = _params(discriminator)
-    x_in, x = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28)
-    with torch.no_grad():  # train mode, as in the step: batch norm uses this batch's statistics
-        x_hat = generator(x_in)
-        expected_l1 = (x_hat - x).abs().mean()
-        expected_adv = F.softplus(-discriminator(x_hat, x_in)).mean()  # -log D(x_in, G(x_in))
-    logged = paired_generator_step(generator, discriminator, torch.optim.SGD(generator.parameters(), lr=0.01),
-                                   x_in, x, pixel_weight=100.0, adversarial_weight=1.0)
-    assert torch.allclose(logged["l1"], expected_l1) and torch.allclose(logged["loss_g"], expected_adv)
+    g_before, d_before = _params(generator), _params(discriminator)
+    gen = torch.Generator().manual_seed(0)
+    x_in, x = torch.rand(4, 1, 28, 28, generator=gen), torch.rand(4, 1, 28, 28, generator=gen)
+    reference_g, reference_d = copy.deepcopy(generator), copy.deepcopy(discriminator)
+    x_hat = reference_g(x_in)  # train mode, as in the step: batch norm uses this batch's statistics
+    l1, adversarial = (x_hat - x).abs().mean(), F.softplus(-reference_d(x_hat, x_in)).mean()
+    params = list(reference_g.parameters())
+    grad_l1 = torch.autograd.grad(l1, params, retain_graph=True)
+    grad_adv = torch.autograd.grad(adversarial, params)
+    assert sum(g.abs().sum() for g in grad_adv) > 0  # the adversarial term does move G
+    lr, pixel_weight, adversarial_weight = 0.01, 10.0, 3.0
+    logged = paired_generator_step(generator, discriminator, torch.optim.SGD(generator.parameters(), lr=lr),
+                                   x_in, x, pixel_weight=pixel_weight, adversarial_weight=adversarial_weight)
+    assert torch.allclose(logged["l1"], l1.detach()) and torch.allclose(logged["loss_g"], adversarial.detach())
+    for before, after, g1, g2 in zip(g_before, generator.parameters(), grad_l1, grad_adv):
+        expected = before - lr * (pixel_weight * g1 + adversarial_weight * g2)
+        assert torch.allclose(after.detach(), expected, atol=1e-6)
     assert _same(_params(discriminator), d_before)
     assert all(p.grad is None for p in discriminator.parameters())
 

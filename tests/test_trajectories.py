@@ -12,6 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch.distributions import Normal, kl_divergence
 
 from genmodels import seed_everything
 from genmodels.checkpoints import load_checkpoint
@@ -174,11 +175,19 @@ def test_trajectory_cvae_shapes_and_errors():
     agents = sample_junction(5, _gen(6))
     samples = model.sample(agents.past, 7, rng=_gen(0))
     assert samples.shape == (5, 7, 12, 2)
+    torch.manual_seed(3)
+    losses = trajectory_cvae_loss(model, agents.past, agents.future)
+    torch.manual_seed(3)  # the same z inside the model
     mean, mu, logvar = model(agents.past, agents.future)
     assert mean.shape == (5, 12, 2) and mu.shape == logvar.shape == (5, 2)
-    losses = trajectory_cvae_loss(model, agents.past, agents.future)
-    assert torch.isfinite(losses["loss"]) and losses["kl"] >= 0
-    assert torch.allclose(losses["loss"], losses["kl"] + losses["reconstruction"])
+    # -ELBO from torch.distributions: KL(q || N(0, I)) - log N(future offsets; decoded offsets, (sigma / scale)^2)
+    kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(0.0, 1.0)).sum(-1)
+    sigma = model.config.sigma / model.config.scale
+    log_lik = Normal(model.to_offsets(agents.past, mean), sigma).log_prob(model.to_offsets(agents.past, agents.future))
+    rec = -log_lik.flatten(1).sum(1)
+    assert torch.allclose(losses["kl"], kl.mean(), rtol=1e-5)
+    assert torch.allclose(losses["reconstruction"], rec.mean(), rtol=1e-5)
+    assert torch.allclose(losses["loss"], (kl + rec).mean(), rtol=1e-5)
     assert TrajectoryRegressor(TrajectoryCVAEConfig(hidden_dim=16))(agents.past).shape == (5, 12, 2)
     with pytest.raises(ValueError, match=r"past must be \(N, 8, 2\)"):
         model.sample(agents.future, 3)

@@ -1,8 +1,8 @@
 """Chapters 2-3: the VAE family (ConvVAE, Autoencoder, ConditionalVAE), their losses, bounds and explorers.
 
 Each test checks a number that a wrong implementation would get wrong: a KL that is not zero for identical
-Gaussians, a Monte Carlo estimate outside its standard error, a bound in the wrong order, samples of the wrong
-digit.
+Gaussians, a Monte Carlo estimate outside its standard error, a loss that differs from torch.distributions',
+samples of the wrong digit. The IWAE bounds are checked against a true log p(x) in test_references.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from torch.distributions import Normal, kl_divergence
+from torch.distributions import Bernoulli, Normal, kl_divergence
 
 from genmodels import seed_everything
 from genmodels.checkpoints import load_checkpoint
@@ -30,7 +30,6 @@ from genmodels.losses import (
 from genmodels.metrics import (
     accuracy,
     active_units,
-    iwae_bound,
     iwae_from_log_weights,
     latent_activity,
     log_importance_weights,
@@ -122,15 +121,26 @@ def test_vae_loss_beta_weighs_only_the_kl():
 
 
 def test_cvae_loss_is_the_conditional_negative_elbo():
+    """-ELBO(x | y) = KL(q(z | x, y) || N(0, I)) - log p(x | z, y), from torch.distributions at the loss's own z."""
     model = ConditionalVAE(CVAEConfig(data_dim=12, hidden_dim=16, latent_dim=3, num_classes=4))
-    x, y = torch.rand(6, 12, generator=torch.Generator().manual_seed(0)), torch.tensor([0, 1, 2, 3, 0, 1])
+    x = (torch.rand(6, 12, generator=torch.Generator().manual_seed(0)) > 0.5).float()
+    y = torch.tensor([0, 1, 2, 3, 0, 1])
     torch.manual_seed(1)
-    loss = cvae_loss(model, x, y)["loss"]
+    out = cvae_loss(model, x, y)
+    with torch.no_grad():
+        mu, logvar = model.encode(x, y)
+        torch.manual_seed(1)  # the same eps: reparameterize draws randn_like(mu) right after the encoder
+        z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+        q = Normal(mu, (0.5 * logvar).exp())
+        kl = kl_divergence(q, Normal(0.0, 1.0)).sum(-1)
+        log_lik = Bernoulli(logits=model.decode(z, y)).log_prob(x).sum(-1)
+    assert torch.allclose(out["loss"], (kl - log_lik).mean(), rtol=1e-5)
+    assert torch.allclose(out["kl"], kl.mean(), rtol=1e-5)
     torch.manual_seed(1)
-    assert torch.allclose(loss, negative_elbo(x, *model(x, y)).mean())
+    assert torch.allclose(cvae_loss(model, x, y, beta=3.0)["loss"], (3 * kl - log_lik).mean(), rtol=1e-5)
     other = torch.tensor([1, 2, 3, 0, 1, 2])  # the label is an input: another label, another loss
     torch.manual_seed(1)
-    assert not torch.allclose(loss, cvae_loss(model, x, other)["loss"])
+    assert not torch.allclose(out["loss"], cvae_loss(model, x, other)["loss"])
 
 
 def test_sliced_wasserstein_is_exact_w2_in_one_dimension_and_zero_for_equal_samples():
@@ -190,22 +200,19 @@ def test_iwae_from_log_weights_groups():
         iwae_from_log_weights(log_w, 5)
 
 
-def test_on_a_trained_vae_elbo_below_iwae5_below_iwae50(trained_vae, mnist):
+def test_on_a_trained_vae_the_mean_log_weight_is_the_elbo(trained_vae, mnist):
+    """The bounds against the true log p(x) are checked on a VAE small enough to integrate (test_references.py)."""
     x = mnist.x_test[:200]
-    log_w = log_importance_weights(trained_vae, x, 500, rng=torch.Generator().manual_seed(0))
-    elbo, iwae_5, iwae_50 = (iwae_from_log_weights(log_w, k) for k in (1, 5, 50))
-    assert elbo < iwae_5 < iwae_50 < 0
+    log_w = log_importance_weights(trained_vae, x, 50, rng=torch.Generator().manual_seed(0))
+    elbo = iwae_from_log_weights(log_w, 1)
     # the ELBO of the weights is the usual -negative_elbo, up to Monte Carlo noise
     torch.manual_seed(0)
     with torch.no_grad():
         assert abs(elbo + negative_elbo(x, *trained_vae(x)).mean().item()) < 3.0
-    assert iwae_bound(trained_vae, x[:20], 50, rng=torch.Generator().manual_seed(1)) > elbo - 20
 
 
 def test_active_units_see_a_collapsed_unit(trained_vae, mnist):
-    activity = latent_activity(trained_vae, mnist.x_test)
-    assert activity.shape == (10,)
-    assert active_units(trained_vae, mnist.x_test) == int((activity > 0.01).sum())
+    assert latent_activity(trained_vae, mnist.x_test).shape == (10,)
 
     class HalfDead(torch.nn.Module):  # a unit whose posterior mean never moves is inactive
         def __init__(self):
