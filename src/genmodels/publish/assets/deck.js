@@ -1,0 +1,96 @@
+// The decks' behaviour, shipped as package data of genmodels.publish and copied next to every deck.
+// Starts reveal.js (loaded through require.js from the folder named by data-reveal), then fits each slide:
+// its figures grow or shrink to fill the room the title and text leave, centred; text that still does not fit
+// is made smaller; display equations wider than the slide are scaled down. In print view (?print-pdf) every
+// slide is fitted before the page marks itself ready (html.deck-fitted) for the PDF step.
+(function () {
+  "use strict";
+  var script = document.currentScript, prefix = script.getAttribute("data-reveal");
+  var WIDTH = 1100, HEIGHT = 760, PAD = 24;
+  var print = /print-pdf/i.test(window.location.search);
+
+  function figures(slide) {  // pictures that are the slide's content (not widget parts, not math)
+    return Array.prototype.filter.call(slide.querySelectorAll("img"), function (img) {
+      return !img.closest(".jupyter-widgets, aside, mjx-container, .deck-keep-size");
+    });
+  }
+
+  function bottom(slide) {  // lowest edge of the visible content, in slide pixels
+    var lowest = 0;
+    Array.prototype.forEach.call(slide.children, function (child) {
+      if (child.tagName !== "ASIDE" && !child.classList.contains("slide-number")) {
+        lowest = Math.max(lowest, child.offsetTop + child.offsetHeight);
+      }
+    });
+    return lowest;
+  }
+
+  function fitMath(slide) {  // MathJax 3 does not break long equations: shrink one wider than the slide
+    slide.querySelectorAll('mjx-container[display="true"]').forEach(function (box) {
+      box.style.fontSize = "";
+      if (box.clientWidth > 0 && box.scrollWidth > box.clientWidth) {
+        box.style.fontSize = Math.floor(98 * box.clientWidth / box.scrollWidth) + "%";
+      }
+    });
+  }
+
+  function fit(slide) {
+    if (!slide || slide.classList.contains("stack") || slide.offsetHeight === 0) { return; }
+    slide.style.removeProperty("--deck-shrink");
+    fitMath(slide);
+    var pictures = figures(slide), room = HEIGHT - PAD, width = WIDTH - 2 * PAD;
+    pictures.forEach(function (img) { img.style.height = "20px"; img.style.width = "auto"; });
+    if (pictures.length) {
+      var rest = bottom(slide) - 20 * pictures.length;
+      var each = Math.max(140, (room - rest) / pictures.length);
+      pictures.forEach(function (img) {
+        var aspect = (img.naturalWidth / img.naturalHeight) || 1;
+        img.style.height = Math.floor(Math.min(each, width / aspect)) + "px";
+      });
+    }
+    for (var shrink = 0.95; bottom(slide) > room && shrink >= 0.6; shrink -= 0.05) {
+      slide.style.setProperty("--deck-shrink", shrink.toFixed(2));
+      fitMath(slide);
+    }
+    slide.classList.add("deck-fitted-slide");
+  }
+
+  function fitAll() { document.querySelectorAll(".reveal .slides section").forEach(fit); }
+
+  function settle() {  // MathJax typeset, every picture decoded, every widget view rendered
+    var math = (window.MathJax && MathJax.startup && MathJax.startup.promise) || Promise.resolve();
+    var images = Array.prototype.map.call(document.images, function (img) {
+      return img.decode ? img.decode().catch(function () {}) : Promise.resolve();
+    });
+    var widgets = new Promise(function (resolve) {
+      var started = Date.now();
+      (function poll() {
+        var views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
+        var done = Array.prototype.every.call(views, function (v) { return v.parentElement.querySelector(".jupyter-widgets"); });
+        if (done || Date.now() - started > 20000) { resolve(); } else { setTimeout(poll, 100); }
+      })();
+    });
+    return Promise.all([math, widgets].concat(images));
+  }
+
+  require({waitSeconds: 60}, [prefix + "/dist/reveal.js", prefix + "/plugin/notes/notes.js"], function (Reveal, RevealNotes) {
+    window.Reveal = Reveal;  // for the console, the browser test and the PDF step
+    Reveal.initialize({
+      controls: true, progress: true, hash: true, slideNumber: "c/t", showSlideNumber: "all",
+      center: false, width: WIDTH, height: HEIGHT, margin: 0.04, transition: "slide",
+      pdfSeparateFragments: false, pdfMaxPagesPerSlide: 1,   // one PDF page per slide
+      plugins: [RevealNotes],
+      keyboardCondition: function (event) {  // arrow keys move a focused slider instead of the deck
+        return !(event.target && event.target.closest && event.target.closest(".jupyter-widgets"));
+      }
+    });
+    Reveal.on("slidechanged", function (event) { fit(event.currentSlide); });
+    Reveal.on("ready", function () {
+      settle().then(function () {
+        if (print) { fitAll(); } else { fit(Reveal.getCurrentSlide()); }
+        document.documentElement.classList.add("deck-fitted");
+      });
+    });
+    window.deckFit = fit;
+  });
+})();
