@@ -42,8 +42,8 @@ CLOSING = re.compile(r"^(summary|exercises|homework)\b", re.I)
 
 
 def words(text: str) -> int:
-    """Words a reader sees: inline math counts as one, markup as none."""
-    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", " M ", text, flags=re.S)
+    """Words a reader sees: a formula counts one word per 12 characters of TeX, markup none."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", lambda m: " M" * max(1, len(m.group(0)) // 12) + " ", text, flags=re.S)
     return len(re.findall(r"[\w\d][\w\d'.,-]*", re.sub(r"<[^>]+>", " ", text)))
 
 
@@ -163,7 +163,7 @@ class Planner:
     def prose(self, kind: str, text: str, forced: str | None = None) -> None:
         if self.section:
             return self.closing(kind, text)
-        if forced == "notes":
+        if forced == "notes" or (len(self.slides) == 1 and not forced):  # the title slide speaks the intro
             return self.slide.notes.append(text)
         if kind == "math":
             slide = self.room_for(equation=True)

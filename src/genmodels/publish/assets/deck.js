@@ -34,10 +34,22 @@
     });
   }
 
+  function fitCode(slide) {  // a code line wider than the slide: smaller type, never a scroll bar
+    slide.querySelectorAll("pre").forEach(function (pre) {
+      if (pre.closest("aside")) { return; }
+      pre.style.fontSize = "";
+      if (pre.clientWidth > 0 && pre.scrollWidth > pre.clientWidth) {
+        var size = parseFloat(getComputedStyle(pre).fontSize);
+        pre.style.fontSize = Math.floor(10 * size * pre.clientWidth / pre.scrollWidth) / 10 + "px";
+      }
+    });
+  }
+
   function fit(slide) {
     if (!slide || slide.classList.contains("stack") || slide.offsetHeight === 0) { return; }
     slide.style.removeProperty("--deck-shrink");
     fitMath(slide);
+    fitCode(slide);
     var pictures = figures(slide), room = HEIGHT - PAD, width = WIDTH - 2 * PAD;
     pictures.forEach(function (img) { img.style.height = "20px"; img.style.width = "auto"; });
     if (pictures.length) {
@@ -48,6 +60,20 @@
         img.style.height = Math.floor(Math.min(each, width / aspect)) + "px";
       });
     }
+    var explorers = Array.prototype.filter.call(slide.querySelectorAll(".widget-subarea > .jupyter-widgets"),
+      function (view) { return !view.closest("aside"); });
+    explorers.forEach(function (view) {  // an explorer's pictures grow into the room left, all by one factor
+      var images = Array.prototype.slice.call(view.querySelectorAll("img"));
+      images.forEach(function (img) { img.style.height = ""; img.style.width = ""; img.style.maxWidth = "none"; });
+      var shown = images.filter(function (img) { return img.offsetHeight > 0; })[0];
+      if (!shown) { return; }
+      var scale = shown.offsetHeight / shown.naturalHeight;
+      var grow = Math.min(3, (room - bottom(slide)) / explorers.length / shown.offsetHeight + 1,
+                          width / shown.offsetWidth);
+      if (grow > 1.05) {
+        images.forEach(function (img) { img.style.height = Math.floor(img.naturalHeight * scale * grow) + "px"; });
+      }
+    });
     for (var shrink = 0.95; bottom(slide) > room && shrink >= 0.6; shrink -= 0.05) {
       slide.style.setProperty("--deck-shrink", shrink.toFixed(2));
       fitMath(slide);
