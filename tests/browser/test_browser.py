@@ -327,12 +327,13 @@ MEASURE_SLIDES = r"""() => {
             bottom = Math.max(bottom, (r.bottom - box.top) / scale);
         }
         const visible = slide.cloneNode(true);
-        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets').forEach(e => e.remove());
+        // words of text: not the notes, formulas, explorers' labels or code (code is counted on its own)
+        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, pre').forEach(e => e.remove());
         const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets'))
             .filter(e => !e.closest('aside, mjx-container') && e.getBoundingClientRect().width > 40);
         const figures = Array.from(slide.querySelectorAll('img'))
             .filter(e => !e.closest('aside, mjx-container, .jupyter-widgets'));
-        const code = Array.from(slide.querySelectorAll('pre, .jp-InputArea'))
+        const code = Array.from(slide.querySelectorAll('pre, .jp-CodeCell .jp-InputArea'))
             .filter(e => !e.closest('aside') && e.getBoundingClientRect().height > 0);
         const fig = figures.length === 1 ? figures[0].getBoundingClientRect() : null;
         found.push({

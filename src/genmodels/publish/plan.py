@@ -176,7 +176,7 @@ class Planner:
             kind == "html" and "<img" in text)
         if forced or (short and self.slide.words + count <= MAX_WORDS):
             slide = self.room_for(num_words=count) if not forced else self.slide
-            slide.shown.append(_cell("markdown", text, forced if forced in ("fragment",) else "-"))
+            slide.shown.append(_cell("markdown", text, forced if forced in ("fragment",) else "-", deck_curated=bool(forced)))
             slide.words += count
         else:
             self.slide.notes.append(text)
@@ -266,6 +266,11 @@ def _emit(planner: Planner, title: str, outline: list[str], book_page: str) -> l
     for slide in rest:
         if not slide.shown and not slide.notes:
             continue
+        if slide.visual and slide.equations:  # figure and formula: the sentences give them the room, and are spoken
+            lines = [c for c in slide.shown if c.cell_type == "markdown" and not c.source.startswith(("$$", "\\begin"))
+                     and c.metadata["slideshow"]["slide_type"] == "-" and not c.metadata.get("deck_curated")]
+            slide.shown = [c for c in slide.shown if c not in lines]
+            slide.notes[:0] = [c.source for c in lines]
         cells.append(_cell("markdown", f"## {slide.title}", slide.kind))
         cells += slide.shown
         cells += [_cell("markdown", "\n\n".join(slide.notes), "notes")] if slide.notes else []
