@@ -134,6 +134,13 @@ def test_code_only_where_chosen_print_outs_to_notes_one_figure_per_slide():
     assert "image/png" not in cells_metadata(code)                      # deck.js sizes the figures, not the plan
 
 
+def test_a_figure_with_a_formula_speaks_its_sentences_but_keeps_curated_lines():
+    plan_ = planned(chapter(md("## Training\n\nThe loss along training.\n\n$$\n\\mathcal{L} = 1\n$$"),
+                            md("* curated", tags=["remove-cell", "slide-only"]), figure_cell()))
+    kind, shown, notes = slides_of(plan_)[1]
+    assert shown[1:3] == ["$$\n\\mathcal{L} = 1\n$$", "* curated"] and "The loss along training." in notes
+
+
 def cells_metadata(cells):
     return {key for c in cells for o in c.outputs for key in o.get("metadata", {})}
 

@@ -343,7 +343,7 @@ MEASURE_SLIDES = r"""() => {
             words: (visible.textContent.match(/[A-Za-z0-9][\w'’.,-]*/g) || []).length,
             code: code.length > 0,
             picture: pictures.length > 0,
-            lone_figure: fig && !slide.querySelector('.jupyter-widgets') && !code.length
+            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .deck-title-mark') && !code.length
                 ? Math.round(100 * Math.max(fig.width / scale / W, fig.height / scale / H)) : null,
         });
     }

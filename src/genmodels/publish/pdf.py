@@ -1,7 +1,8 @@
 """PDF handouts: every deck printed by headless Chromium, one slide per page, explorers in their initial state.
 
-reveal.js lays a deck out for print when it is opened with ``?print-pdf``; ``deck.js`` then fits every slide and
-marks the page ready (``html.deck-fitted``); Playwright's ``page.pdf`` writes it at the deck's own size. The
+reveal.js lays a deck out for print when it is opened with ``?print-pdf``, one page per slide at the deck's own
+size (plus its margin, declared as the CSS page size); ``deck.js`` then fits every slide and marks the page ready
+(``html.deck-fitted``), and Playwright's ``page.pdf`` writes it. The
 Chromium is Debian's (``apt-get install chromium``), the one the browser test drives; ``GENMODELS_CHROMIUM``
 names another binary. Everything is served from 127.0.0.1 and nothing else is reachable.
 """
@@ -79,7 +80,8 @@ def print_decks(folder: str | os.PathLike, decks: list[str]) -> dict[Path, int]:
                 page.goto(f"{base}{deck}?print-pdf", wait_until="load")
                 page.wait_for_selector("html.deck-fitted", state="attached", timeout=120_000)
                 target = folder / "pdf" / f"{Path(deck).stem}.pdf"
-                data = page.pdf(width=f"{WIDTH}px", height=f"{HEIGHT}px", print_background=True,
+                # the page size reveal.js asks for (@page: the slide plus its margin), one slide per page
+                data = page.pdf(prefer_css_page_size=True, print_background=True,
                                 margin={"top": "0", "right": "0", "bottom": "0", "left": "0"})
                 target.write_bytes(data)
                 written[target] = count_pages(data)

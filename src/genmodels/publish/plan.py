@@ -116,6 +116,7 @@ class Slide:
     words: int = 0
     equations: int = 0
     visual: bool = False
+    gist: tuple[str, str] | None = None       # the first list or paragraph it spoke, for a slide left empty
 
     def continued(self) -> "Slide":
         return Slide(self.title, "subslide")
@@ -180,6 +181,8 @@ class Planner:
             slide.words += count
         else:
             self.slide.notes.append(text)
+            if (kind == "list" and (self.slide.gist or ("para",))[0] == "para") or (kind == "para" and not self.slide.gist):
+                self.slide.gist = (kind, text)  # a list first, else the first paragraph
 
     def closing(self, kind: str, text: str) -> None:
         self.closing_notes.append(text)
@@ -192,7 +195,8 @@ class Planner:
     def outputs(self, cell, tags: set[str], show_code: bool) -> None:
         outputs = [] if tags & NO_OUTPUT_TAGS else [
             o for o in cell.get("outputs", []) if not (o.output_type == "stream" and o.get("name") == "stderr")]
-        pictures = [o for o in outputs if any(k in o.get("data", {}) for k in PICTURES)]
+        pictures = [o for o in outputs if any(k in o.get("data", {}) for k in PICTURES)
+                    or re.search(r"<(img|canvas|svg)\b", str(o.get("data", {}).get("text/html", "")))]  # a player
         printed = [o for o in outputs if o not in pictures]
         if self.section:
             return
@@ -212,6 +216,16 @@ class Planner:
                 slide.visual = True
         if text and "<Figure" not in text:
             self.slide.notes.append("```text\n" + text + "\n```")
+
+
+def gist(kind: str, text: str, num_items: int = 4) -> str:
+    """A spoken list or paragraph cut down for a slide that would show only its title: first clauses, as bullets."""
+    if kind == "list":
+        items = re.split(r"\n(?=\s*(?:[*+-]|\d+\.)\s)", text)[:num_items]
+        return "\n".join("* " + first_clause(re.sub(r"^\s*(?:[*+-]|\d+\.)\s+", "", i).replace("\n", " "), 12)
+                         for i in items)
+    sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.replace("\n", " "))[0]
+    return first_clause(sentence.rstrip("."), 16)
 
 
 def _title_cell(title: str, outline: list[str], book_page: str):
@@ -262,10 +276,17 @@ def plan_slides(nb, citations: dict[str, str] | None = None, book_page: str = ""
 def _emit(planner: Planner, title: str, outline: list[str], book_page: str) -> list:
     first, *rest = planner.slides
     cells = [_title_cell(title, outline, book_page)] + first.shown
+    teaser = next((c for s in reversed(rest) for c in reversed(s.shown) if c.cell_type == "code" and c.outputs
+                   and "image/png" in c.outputs[0].get("data", {})), None)
+    if teaser is not None:  # the chapter's last figure beside the outline: where the lecture is going
+        cells.append(_cell("code", "", transient={"remove_source": True}))
+        cells[-1].outputs = copy.deepcopy(teaser.outputs[:1])
     cells += [_cell("markdown", "\n\n".join(first.notes), "notes")] if first.notes else []
     for slide in rest:
         if not slide.shown and not slide.notes:
             continue
+        if not slide.shown and slide.gist:  # a slide with only its title shows the gist of what it speaks
+            slide.shown = [_cell("markdown", gist(*slide.gist))]
         if slide.visual and slide.equations:  # figure and formula: the sentences give them the room, and are spoken
             lines = [c for c in slide.shown if c.cell_type == "markdown" and not c.source.startswith(("$$", "\\begin"))
                      and c.metadata["slideshow"]["slide_type"] == "-" and not c.metadata.get("deck_curated")]

@@ -52,7 +52,12 @@
     fitCode(slide);
     var pictures = figures(slide), room = HEIGHT - PAD, width = WIDTH - 2 * PAD;
     pictures.forEach(function (img) { img.style.height = "20px"; img.style.width = "auto"; });
-    if (pictures.length) {
+    if (pictures.length && slide.querySelector(".deck-title-mark")) {  // the title slide: outline | figure
+      pictures.forEach(function (img) {
+        var aspect = (img.naturalWidth / img.naturalHeight) || 1;
+        img.style.height = Math.floor(Math.min(room - 140, (width / 2 - 20) / aspect)) + "px";
+      });
+    } else if (pictures.length) {
       var rest = bottom(slide) - 20 * pictures.length;
       var each = Math.max(140, (room - rest) / pictures.length);
       pictures.forEach(function (img) {
