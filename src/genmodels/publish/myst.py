@@ -1,12 +1,12 @@
-"""MyST -> plain Markdown for the decks: citations as "[Kingma and Welling, 2014]", roles keep their text,
-directives become Markdown (exercises bold, admonitions quotes), solutions are dropped."""
+"""Text for the decks: MyST -> plain Markdown (citations as "[Kingma and Welling, 2014]", roles keep their text,
+directives become Markdown, solutions are dropped), Markdown split into blocks, words counted, points cut short."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
-__all__ = ["load_citations", "clean_myst", "drop_solutions"]
+__all__ = ["load_citations", "clean_myst", "drop_solutions", "markdown_blocks", "words", "first_clause", "gist"]
 
 
 def load_citations(root: Path) -> dict[str, str]:
@@ -102,3 +102,78 @@ def drop_solutions(text: str, inside: bool) -> tuple[str, bool]:
         elif not inside:
             kept.append(line)
     return "\n".join(kept), inside
+
+
+# ----------------------------------------------------------------------------- Markdown blocks, words, gists
+def words(text: str) -> int:
+    """Words a reader sees: a formula counts one word per 12 characters of TeX, markup none."""
+    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", lambda m: " M" * max(1, len(m.group(0)) // 12) + " ", text, flags=re.S)
+    return len(re.findall(r"[\w\d][\w\d'.,-]*", re.sub(r"<[^>]+>", " ", text)))
+
+
+def first_clause(text: str, limit: int = 18) -> str:
+    """A summary point cut to its first clause (before a colon or semicolon outside math), at most ``limit`` words."""
+    depth, cut = False, len(text)
+    for i, char in enumerate(text):
+        if char == "$":
+            depth = not depth
+        elif char in ":;" and not depth:
+            cut = i
+            break
+    clause = text[:cut].strip().rstrip(",")
+    if words(clause) > limit and "," in clause:
+        parts = clause.split(",")
+        while len(parts) > 1 and words(",".join(parts)) > limit:
+            parts.pop()
+        clause = ",".join(parts)
+    return clause.strip()
+
+
+def markdown_blocks(text: str) -> list[tuple[str, str]]:
+    """Split Markdown into ``(kind, text)`` blocks: heading, math, list, table, quote, code, html, para."""
+    blocks, lines, i, current = [], text.splitlines(), 0, []
+
+    def flush():
+        if current:
+            first = current[0].lstrip()
+            kind = ("list" if re.match(r"([*+-]|\d+\.)\s", first) else "table" if first.startswith("|")
+                    else "quote" if first.startswith(">") else "html" if first.startswith("<") else "para")
+            blocks.append((kind, "\n".join(current).strip()))
+            current.clear()
+
+    while i < len(lines):
+        line, stripped = lines[i], lines[i].strip()
+        fence = re.match(r"^(`{3,}|~{3,})", stripped)
+        begin = re.match(r"^\\begin\{([\w*]+)\}", stripped)
+        if not stripped:
+            flush()
+        elif re.match(r"^#{1,6}\s", line):
+            flush()
+            blocks.append(("heading", stripped))
+        elif fence or begin or stripped.startswith("$$"):
+            flush()
+            j = i
+            if fence:
+                j = next((k for k in range(i + 1, len(lines)) if lines[k].strip().startswith(fence.group(1))), len(lines) - 1)
+            elif begin:
+                j = next((k for k in range(i, len(lines)) if f"\\end{{{begin.group(1)}}}" in lines[k]), len(lines) - 1)
+            elif not (stripped.count("$$") >= 2):
+                j = next((k for k in range(i + 1, len(lines)) if "$$" in lines[k]), len(lines) - 1)
+            blocks.append(("code" if fence else "math", "\n".join(lines[i:j + 1]).strip()))
+            i = j + 1
+            continue
+        else:
+            current.append(line)
+        i += 1
+    flush()
+    return blocks
+
+
+def gist(kind: str, text: str, num_items: int = 4) -> str:
+    """A spoken list or paragraph cut down for a slide that would show only its title: first clauses, as bullets."""
+    if kind == "list":
+        items = re.split(r"\n(?=\s*(?:[*+-]|\d+\.)\s)", text)[:num_items]
+        return "\n".join("* " + first_clause(re.sub(r"^\s*(?:[*+-]|\d+\.)\s+", "", i).replace("\n", " "), 12)
+                         for i in items)
+    sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.replace("\n", " "))[0]
+    return first_clause(sentence.rstrip("."), 16)

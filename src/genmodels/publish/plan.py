@@ -26,9 +26,9 @@ import dataclasses
 import html
 import re
 
-from .myst import clean_myst, drop_solutions
+from .myst import clean_myst, drop_solutions, first_clause, gist, markdown_blocks, words
 
-__all__ = ["Slide", "plan_slides", "words", "first_clause", "markdown_blocks"]
+__all__ = ["Slide", "Planner", "plan_slides"]
 
 SHORT_WORDS = 20           # a paragraph this short may stay on the slide
 MAX_WORDS = 35             # words of text a slide shows (title and equations not counted)
@@ -39,70 +39,6 @@ NO_OUTPUT_TAGS = {"remove-output", "hide-output"}
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 PICTURES = ("image/png", "image/jpeg", "image/svg+xml", WIDGET_VIEW)
 CLOSING = re.compile(r"^(summary|exercises|homework)\b", re.I)
-
-
-def words(text: str) -> int:
-    """Words a reader sees: a formula counts one word per 12 characters of TeX, markup none."""
-    text = re.sub(r"\$\$.*?\$\$|\$[^$]*\$", lambda m: " M" * max(1, len(m.group(0)) // 12) + " ", text, flags=re.S)
-    return len(re.findall(r"[\w\d][\w\d'.,-]*", re.sub(r"<[^>]+>", " ", text)))
-
-
-def first_clause(text: str, limit: int = 18) -> str:
-    """A summary point cut to its first clause (before a colon or semicolon outside math), at most ``limit`` words."""
-    depth, cut = False, len(text)
-    for i, char in enumerate(text):
-        if char == "$":
-            depth = not depth
-        elif char in ":;" and not depth:
-            cut = i
-            break
-    clause = text[:cut].strip().rstrip(",")
-    if words(clause) > limit and "," in clause:
-        parts = clause.split(",")
-        while len(parts) > 1 and words(",".join(parts)) > limit:
-            parts.pop()
-        clause = ",".join(parts)
-    return clause.strip()
-
-
-def markdown_blocks(text: str) -> list[tuple[str, str]]:
-    """Split Markdown into ``(kind, text)`` blocks: heading, math, list, table, quote, code, html, para."""
-    blocks, lines, i, current = [], text.splitlines(), 0, []
-
-    def flush():
-        if current:
-            first = current[0].lstrip()
-            kind = ("list" if re.match(r"([*+-]|\d+\.)\s", first) else "table" if first.startswith("|")
-                    else "quote" if first.startswith(">") else "html" if first.startswith("<") else "para")
-            blocks.append((kind, "\n".join(current).strip()))
-            current.clear()
-
-    while i < len(lines):
-        line, stripped = lines[i], lines[i].strip()
-        fence = re.match(r"^(`{3,}|~{3,})", stripped)
-        begin = re.match(r"^\\begin\{([\w*]+)\}", stripped)
-        if not stripped:
-            flush()
-        elif re.match(r"^#{1,6}\s", line):
-            flush()
-            blocks.append(("heading", stripped))
-        elif fence or begin or stripped.startswith("$$"):
-            flush()
-            j = i
-            if fence:
-                j = next((k for k in range(i + 1, len(lines)) if lines[k].strip().startswith(fence.group(1))), len(lines) - 1)
-            elif begin:
-                j = next((k for k in range(i, len(lines)) if f"\\end{{{begin.group(1)}}}" in lines[k]), len(lines) - 1)
-            elif not (stripped.count("$$") >= 2):
-                j = next((k for k in range(i + 1, len(lines)) if "$$" in lines[k]), len(lines) - 1)
-            blocks.append(("code" if fence else "math", "\n".join(lines[i:j + 1]).strip()))
-            i = j + 1
-            continue
-        else:
-            current.append(line)
-        i += 1
-    flush()
-    return blocks
 
 
 @dataclasses.dataclass
@@ -216,16 +152,6 @@ class Planner:
                 slide.visual = True
         if text and "<Figure" not in text:
             self.slide.notes.append("```text\n" + text + "\n```")
-
-
-def gist(kind: str, text: str, num_items: int = 4) -> str:
-    """A spoken list or paragraph cut down for a slide that would show only its title: first clauses, as bullets."""
-    if kind == "list":
-        items = re.split(r"\n(?=\s*(?:[*+-]|\d+\.)\s)", text)[:num_items]
-        return "\n".join("* " + first_clause(re.sub(r"^\s*(?:[*+-]|\d+\.)\s+", "", i).replace("\n", " "), 12)
-                         for i in items)
-    sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z])", text.replace("\n", " "))[0]
-    return first_clause(sentence.rstrip("."), 16)
 
 
 def _title_cell(title: str, outline: list[str], book_page: str):
