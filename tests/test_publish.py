@@ -174,6 +174,8 @@ def test_words_and_first_clause():
     assert myst.words("The $\\mathcal{L}$ loss, **twice**.") == 4   # "The", the formula, "loss", "twice"
     assert myst.first_clause("A GAN trains two networks: a generator and a discriminator.") == "A GAN trains two networks"
     assert myst.first_clause("It uses $a: b$ maps; the rest") == "It uses $a: b$ maps"
+    long = "A decoder $p(x \\mid y, z)$ that draws " + "many words " * 10 + ", and more, and more"
+    assert myst.first_clause(long, 12) == "A decoder $p(x \\mid y, z)$ that draws " + ("many words " * 10).strip()
     assert myst.markdown_blocks("## T\n\ntext\n\n$$\nx\n$$\n* a\n* b") == [
         ("heading", "## T"), ("para", "text"), ("math", "$$\nx\n$$"), ("list", "* a\n* b")]
 

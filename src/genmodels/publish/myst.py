@@ -111,21 +111,26 @@ def words(text: str) -> int:
     return len(re.findall(r"[\w\d][\w\d'.,-]*", re.sub(r"<[^>]+>", " ", text)))
 
 
-def first_clause(text: str, limit: int = 18) -> str:
-    """A summary point cut to its first clause (before a colon or semicolon outside math), at most ``limit`` words."""
-    depth, cut = False, len(text)
+def _outside_math(text: str, chars: str) -> list[int]:
+    """Positions of ``chars`` in ``text`` that are not inside ``$...$``."""
+    inside, found = False, []
     for i, char in enumerate(text):
         if char == "$":
-            depth = not depth
-        elif char in ":;" and not depth:
-            cut = i
-            break
-    clause = text[:cut].strip().rstrip(",")
-    if words(clause) > limit and "," in clause:
-        parts = clause.split(",")
-        while len(parts) > 1 and words(",".join(parts)) > limit:
-            parts.pop()
-        clause = ",".join(parts)
+            inside = not inside
+        elif char in chars and not inside:
+            found.append(i)
+    return found
+
+
+def first_clause(text: str, limit: int = 18) -> str:
+    """A summary point cut to its first clause (before a colon or semicolon outside math), at most ``limit`` words
+    (cut at a comma outside math)."""
+    colons = _outside_math(text, ":;")
+    clause = text[:colons[0]] if colons else text
+    clause = clause.strip().rstrip(",")
+    commas = _outside_math(clause, ",")
+    while commas and words(clause) > limit:
+        clause = clause[:commas.pop()]
     return clause.strip()
 
 
