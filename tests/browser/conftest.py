@@ -15,6 +15,14 @@ def pytest_terminal_summary(terminalreporter, config):
     for deck, c in report["decks"].items():
         write(f"deck  {deck}: {c['slides']} slides, {c['notes']} speaker notes, {c['math']} formulas, "
               f"{c['images']} images, {c['explorers']} explorers")
+    for deck, c in report.get("lectures", {}).items():
+        slides = c["slides"]
+        words = sorted(s["words"] for s in slides)
+        write(f"lecture {deck}: {len(slides)} slides, {sum(s['code'] for s in slides)} with code, "
+              f"median {words[(len(words) - 1) // 2]} words, {sum(s['picture'] for s in slides)} with a picture, "
+              f"{sum(s['overflow'] for s in slides)} overflowing, PDF {c['pdf_pages']} pages")
+    if "lecture_totals" in report:
+        write(f"lecture totals: {report['lecture_totals']}")
     for e in report["explorers"]:
         write(f"explorer {e['explorer']} in {e['where']}: " + "; ".join(e["moves"]) + " -> picture changed")
     moves = sum(len(e["moves"]) for e in report["explorers"])

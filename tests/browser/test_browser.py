@@ -35,7 +35,7 @@ if os.environ.get("GENMODELS_BROWSER_TEST") != "1":
     pytest.skip("browser test of the built book: build it (README), then set GENMODELS_BROWSER_TEST=1 "
                 "(CI does)", allow_module_level=True)
 
-from genmodels.slides import chapter_sources  # noqa: E402  (after the skip: needs only the toc)
+from genmodels.publish.slides import chapter_sources  # noqa: E402  (after the skip: needs only the toc)
 
 ROOT = Path(os.environ.get("GENMODELS_BOOK_ROOT", Path(__file__).resolve().parents[2]))
 BUILD = ROOT / "_build"
@@ -65,7 +65,7 @@ def _toc_pages() -> list[str]:
 PAGES = _toc_pages()
 CHAPTERS = {Path(source).name: source for source in chapter_sources(ROOT)}  # deck name -> page
 DECKS = list(CHAPTERS)
-REPORT: dict = {"pages": {}, "decks": {}, "explorers": [], "blocked_requests": []}
+REPORT: dict = {"pages": {}, "decks": {}, "lectures": {}, "explorers": [], "blocked_requests": []}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -310,11 +310,95 @@ def test_deck(server, browser, deck):
         visit.close()
 
 
+# Every slide of a deck, shown in turn (deck.js fits it on "slidechanged"), measured at the deck's own size.
+MEASURE_SLIDES = r"""() => {
+    const W = Reveal.getConfig().width, H = Reveal.getConfig().height, found = [];
+    const skip = 'aside, mjx-container, mjx-assistive-mml, script, style';
+    for (const slide of Reveal.getSlides()) {
+        const where = Reveal.getIndices(slide);
+        Reveal.slide(where.h, where.v || 0);
+        const box = slide.getBoundingClientRect(), scale = box.width / slide.offsetWidth;
+        let right = 0, bottom = 0;
+        for (const el of slide.querySelectorAll('*')) {
+            if (el.closest(skip)) continue;
+            const r = el.getBoundingClientRect();
+            if (!r.width || !r.height) continue;
+            right = Math.max(right, (r.right - box.left) / scale);
+            bottom = Math.max(bottom, (r.bottom - box.top) / scale);
+        }
+        const visible = slide.cloneNode(true);
+        // words of text: not the notes, formulas, explorers' labels or code (code is counted on its own)
+        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, pre').forEach(e => e.remove());
+        const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets'))
+            .filter(e => !e.closest('aside, mjx-container') && e.getBoundingClientRect().width > 40);
+        const figures = Array.from(slide.querySelectorAll('img'))
+            .filter(e => !e.closest('aside, mjx-container, .jupyter-widgets'));
+        const code = Array.from(slide.querySelectorAll('pre, .jp-CodeCell .jp-InputArea'))
+            .filter(e => !e.closest('aside') && e.getBoundingClientRect().height > 0);
+        const fig = figures.length === 1 ? figures[0].getBoundingClientRect() : null;
+        found.push({
+            slide: `${where.h}/${where.v || 0}`,
+            title: (slide.querySelector('h1, h2, h3') || {textContent: ''}).textContent.trim().slice(0, 60),
+            overflow: right > W + 2 || bottom > H + 2, right: Math.round(right), bottom: Math.round(bottom),
+            words: (visible.textContent.match(/[A-Za-z0-9][\w'’.,-]*/g) || []).length,
+            code: code.length > 0,
+            picture: pictures.length > 0,
+            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .deck-title-mark') && !code.length
+                ? Math.round(100 * Math.max(fig.width / scale / W, fig.height / scale / H)) : null,
+        });
+    }
+    Reveal.slide(0, 0);
+    return found;
+}"""
+
+
+def _median(values: list[int]) -> float:
+    values = sorted(values)
+    return (values[(len(values) - 1) // 2] + values[len(values) // 2]) / 2
+
+
+@pytest.mark.parametrize("deck", DECKS)
+def test_deck_is_a_lecture(server, browser, deck):
+    """Every slide fits; one lone figure fills >= 70% of the width or height; the PDF has a page per slide."""
+    visit = Visit(browser, server, f"slides/{deck}.html")
+    try:
+        visit.page.set_viewport_size({"width": 1100, "height": 760})
+        visit.page.wait_for_selector("html.deck-fitted", state="attached", timeout=90_000)
+        slides = visit.page.evaluate(MEASURE_SLIDES)
+    finally:
+        visit.close()
+    pdf = BUILD / "slides" / "pdf" / f"{deck}.pdf"
+    assert pdf.is_file(), f"{pdf} is missing: build the slides with --pdf (python -m genmodels.publish.slides --pdf)"
+    from genmodels.publish.pdf import count_pages
+
+    pages = count_pages(pdf.read_bytes())
+    REPORT["lectures"][deck] = {"slides": slides, "pdf_pages": pages}
+    overflowing = [(s["slide"], s["title"], s["right"], s["bottom"]) for s in slides if s["overflow"]]
+    small = [(s["slide"], s["title"], s["lone_figure"]) for s in slides if s["lone_figure"] is not None
+             and s["lone_figure"] < 70]
+    assert not overflowing, f"{deck}: slides overflow (slide, title, right, bottom px): {overflowing}"
+    assert not small, f"{deck}: a lone figure under 70% of the slide: {small}"
+    assert pages == len(slides), f"{deck}: {pages} PDF pages for {len(slides)} slides"
+
+
+def test_decks_read_as_lectures():
+    """Across all decks: <= 10% of the slides show code, median <= 40 words, >= 60% carry a picture."""
+    slides = [s for deck in REPORT["lectures"].values() for s in deck["slides"]]
+    assert len(REPORT["lectures"]) == len(DECKS), "not every deck was measured"
+    code = sum(s["code"] for s in slides) / len(slides)
+    pictures = sum(s["picture"] for s in slides) / len(slides)
+    median = _median([s["words"] for s in slides])
+    REPORT["lecture_totals"] = {"slides": len(slides), "code_share": round(code, 3), "median_words": median,
+                                "picture_share": round(pictures, 3),
+                                "overflowing": sum(s["overflow"] for s in slides)}
+    assert code <= 0.10 and median <= 40 and pictures >= 0.60, REPORT["lecture_totals"]
+
+
 def test_slides_index(server, browser):
     visit = Visit(browser, server, "slides/index.html")
     try:
         links = visit.page.eval_on_selector_all("ol a", "as => as.map(a => a.getAttribute('href'))")
-        assert links == [f"{deck}.html" for deck in DECKS], links
+        assert links == [link for deck in DECKS for link in (f"{deck}.html", f"pdf/{deck}.pdf")], links
         assert not visit.external and not visit.failed and not visit.real_errors()
     finally:
         visit.close()

@@ -4,14 +4,14 @@ The published book and the lecture slides load MathJax, require.js, the Jupyter 
 reveal.js from the build folder, never from a CDN, so they work with no network. This module downloads
 those packages once, checks each tarball against the sha512 pinned below (npm's ``dist.integrity``), and
 unpacks the files the pages use into ``_build/assets/vendor/`` (not committed), next to a small script of
-ours, ``widgets-offline.js``, that makes the widget manager find its fonts and work with MathJax 3::
+ours, ``widgets-offline.js`` (package data in ``assets/``), that makes the widget manager find its fonts and work with MathJax 3::
 
-    python -m genmodels.vendor            # by hand; a no-op when the files are already there
+    python -m genmodels.publish.vendor            # by hand; a no-op when the files are already there
 
 The book build runs it by itself: ``_config.yml`` lists this module as a Sphinx extension, whose
 ``config-inited`` hook fetches what is missing before Sphinx checks ``html_extra_path``. That setting
 copies the folder into the book (``_build/html/vendor/``); ``mathjax_path`` and ``nb_ipywidgets_js`` point
-there. :mod:`genmodels.slides` copies it next to the decks (``_build/slides/vendor/``).
+there. :mod:`genmodels.publish.slides` copies it next to the decks (``_build/slides/vendor/``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import tarfile
 import time
 import urllib.parse
 import urllib.request
+from importlib import resources
 from pathlib import Path
 
 __all__ = ["NpmPackage", "PACKAGES", "DEFAULT_DEST", "vendor_assets", "setup", "main"]
@@ -83,27 +84,9 @@ PACKAGES: tuple[NpmPackage, ...] = (
 )
 
 
-# Loaded before the widget manager, in the book (nb_ipywidgets_js) and in the slides.
+# Loaded before the widget manager, in the book (nb_ipywidgets_js) and in the slides: a package data file.
 WIDGETS_SHIM_NAME = "widgets-offline.js"
-WIDGETS_SHIM = """\
-// Written by genmodels.vendor; load it after require.js and before @jupyter-widgets/html-manager.
-(function () {
-  // The widget manager finds its icon fonts next to the URL require.js gives its module: point it here.
-  var dist = new URL("html-manager/dist/", document.currentScript.src).href;
-  window.__jupyter_widgets_assets_path__ = dist;
-  if (window.require && window.require.config) {
-    window.require.config({paths: {"@jupyter-widgets/html-manager/dist": dist.slice(0, -1)}});
-  }
-  // ipywidgets 8 typesets widget labels with MathJax 2's MathJax.Hub.Queue; MathJax 3 has no Hub.
-  var hub = {Queue: function (command) {
-    var element = command && command[2], mathjax = window.MathJax;
-    if (element && mathjax && mathjax.typesetPromise) { mathjax.typesetPromise([element]).catch(function () {}); }
-  }};
-  function addHub() { if (window.MathJax && !window.MathJax.Hub) { window.MathJax.Hub = hub; } }
-  addHub();
-  document.addEventListener("DOMContentLoaded", addHub);  // MathJax 3 (deferred) has replaced its config by now
-})();
-"""
+WIDGETS_SHIM = (resources.files(__package__) / "assets" / WIDGETS_SHIM_NAME).read_text(encoding="utf-8")
 
 
 def _registry() -> str:
@@ -213,14 +196,14 @@ def setup(app) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m genmodels.vendor", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m genmodels.publish.vendor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dest", default=str(DEFAULT_DEST), help=f"target folder (default {DEFAULT_DEST})")
     parser.add_argument("-q", "--quiet", action="store_true")
     args = parser.parse_args(argv)
     try:
         vendor_assets(args.dest, quiet=args.quiet)
     except RuntimeError as error:
-        print(f"genmodels.vendor: {error}", file=sys.stderr)
+        print(f"genmodels.publish.vendor: {error}", file=sys.stderr)
         return 1
     return 0
 
