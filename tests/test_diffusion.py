@@ -158,7 +158,7 @@ def test_losses_are_zero_for_the_exact_predictor_in_expectation_only():
 
 
 def test_digit_denoiser_shapes_and_guidance():
-    model = DigitDenoiser(DigitDenoiserConfig(channels=(8, 16), emb_dim=16))
+    model = DigitDenoiser(DigitDenoiserConfig(hidden=32, num_blocks=1))
     x, t, y = torch.randn(3, 1, 28, 28), torch.rand(3), torch.tensor([0, 4, 9])
     assert model(x, t, y).shape == (3, 1, 28, 28)
     assert model(x, t).shape == (3, 1, 28, 28)

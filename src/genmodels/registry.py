@@ -350,6 +350,69 @@ MODELS["srgan"] = ModelSpec(
 )
 
 
-def default_steps(model: str) -> int:
+# ------------------------------------ chapter 12: diffusion (toys: flow matching; digits: DDPM + guidance)
+from .gan_training import mode_spacing  # noqa: E402  (chapter 12's block is self-contained, to port in one piece)
+from .models.diffusion import (  # noqa: E402
+    DIFFUSION_DIGIT_RECIPE, DIFFUSION_TOY_RECIPE, DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ToyDenoiser,
+    ToyDenoiserConfig, ddim_sample, flow_sample, guided, train_denoiser)
+
+DATA_BUDGETS: dict[tuple[str, str], str] = {("diffusion", toy): "cli.diffusion_toy" for toy in ("ring8", "grid25")}
+
+
+def _diffusion_config(data: str) -> dict:
+    if data in IMAGE_DATA:
+        return {**asdict(DigitDenoiserConfig()), "data": data}
+    spacing = mode_spacing(toy_distribution(data).modes)
+    return {**asdict(ToyDenoiserConfig(base_frequency=round(1.0 / spacing, 6))), "data": data}
+
+
+def _diffusion_build(cfg: dict) -> nn.Module:
+    image = cfg["data"] in IMAGE_DATA
+    config_class, model_class = (DigitDenoiserConfig, DigitDenoiser) if image else (ToyDenoiserConfig, ToyDenoiser)
+    model = model_class(config_class(**{k: v for k, v in cfg.items() if k in {f.name for f in fields(config_class)}}))
+    model.data_name = cfg["data"]
+    model.sampler_steps = (DIFFUSION_DIGIT_RECIPE if image else DIFFUSION_TOY_RECIPE)["sample_steps"]
+    return model
+
+
+def _diffusion_train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
+    """Chapter 12's recipes: flow matching on fresh toy samples; DDPM with label dropout on the digits in [-1, 1]."""
+    rng = torch.Generator().manual_seed(0)
+    if isinstance(model, DigitDenoiser):
+        recipe = DIFFUSION_DIGIT_RECIPE
+        batches = infinite_minibatches(x * 2 - 1, y, batch_size=recipe["batch_size"], generator=rng)
+        return train_denoiser(model, batches, num_steps, objective="ddpm", lr=recipe["lr"], rng=rng,
+                              schedule=NoiseSchedule(recipe["schedule_steps"]), p_uncond=recipe["p_uncond"], desc="diffusion")
+    recipe, toy = DIFFUSION_TOY_RECIPE, toy_distribution(model.data_name)
+    batches = iter(lambda: (toy.sample(recipe["batch_size"], rng)[0].to(x.device),), None)
+    return train_denoiser(model, batches, num_steps, objective="flow", lr=recipe["lr"], time_power=recipe["time_power"],
+                          rng=rng, log_every=100, desc="flow matching")
+
+
+def _diffusion_sample(model: nn.Module, n: int, label: int | None, gen: torch.Generator) -> torch.Tensor:
+    device = next(model.parameters()).device
+    if not isinstance(model, DigitDenoiser):
+        return flow_sample(model, (n, 2), num_steps=model.sampler_steps, rng=gen, device=device)
+    recipe = DIFFUSION_DIGIT_RECIPE
+    y = torch.randint(10, (n,), generator=gen) if label is None else torch.full((n,), label, dtype=torch.long)
+    x = ddim_sample(guided(model, recipe["guidance"], model.config.num_classes), NoiseSchedule(recipe["schedule_steps"]),
+                    (n, 1, 28, 28), y, num_steps=model.sampler_steps, rng=gen, device=device)
+    return (x + 1) / 2
+
+
+MODELS["diffusion"] = ModelSpec(
+    help="diffusion: flow matching on the toys, class-conditional DDPM with guidance on digits (--label K, "
+         "--sampler-steps S) (chapter 12)",
+    data=IMAGE_DATA + ("ring8", "grid25"),
+    conditional_on=IMAGE_DATA,
+    budget="cli.diffusion_mnist",
+    default_config=_diffusion_config,
+    build=_diffusion_build,
+    train=_diffusion_train,
+    sample=_diffusion_sample,
+)
+
+
+def default_steps(model: str, data: str | None = None) -> int:
     """The step count ``train`` uses when ``--steps`` is not given (full, or quick under GENMODELS_QUICK=1)."""
-    return budget_steps(MODELS[model].budget)
+    return budget_steps(DATA_BUDGETS.get((model, data), MODELS[model].budget))
