@@ -396,7 +396,7 @@ def _diffusion_sample(model: nn.Module, n: int, label: int | None, gen: torch.Ge
     recipe = DIFFUSION_DIGIT_RECIPE
     y = torch.randint(10, (n,), generator=gen) if label is None else torch.full((n,), label, dtype=torch.long)
     x = ddim_sample(guided(model, recipe["guidance"], model.config.num_classes), NoiseSchedule(recipe["schedule_steps"]),
-                    (n, 1, 28, 28), y, num_steps=model.sampler_steps, rng=gen, device=device)
+                    (n, 1, 28, 28), y, num_steps=model.sampler_steps, rng=gen, clip_x0=recipe["clip_x0"], device=device)
     return (x + 1) / 2
 
 

@@ -143,7 +143,7 @@ class ToyDenoiser(nn.Module):
 
 @dataclass
 class DigitDenoiserConfig:
-    hidden: int = 768
+    hidden: int = 512
     num_blocks: int = 3
     num_classes: int = 10  # label index num_classes = "no label" (classifier-free guidance)
 
@@ -174,15 +174,22 @@ class DigitDenoiser(nn.Module):
         self.inp = nn.Linear(28 * 28, c.hidden)
         self.blocks = nn.ModuleList(_Block(c.hidden) for _ in range(c.num_blocks))
         self.out = nn.Sequential(nn.LayerNorm(c.hidden), nn.SiLU(), nn.Linear(c.hidden, 28 * 28))
+        # a skip connection x -> output with a learned gain per time: at large t, eps ~ x_t needs all 784 numbers of
+        # x_t, which a 784 -> hidden -> 784 MLP cannot pass through (the "c_skip" of Karras et al. 2022)
+        self.skip_gain = nn.Linear(c.hidden, 1)
+        nn.init.zeros_(self.skip_gain.weight)
+        nn.init.zeros_(self.skip_gain.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         if y is None:
             y = torch.full((len(x),), self.config.num_classes, dtype=torch.long, device=x.device)
-        emb = self.time_mlp(timestep_embedding(t, 128)) + self.label_emb(y)  # (B, hidden)
+        time_emb = self.time_mlp(timestep_embedding(t, 128))  # (B, hidden)
+        emb = time_emb + self.label_emb(y)  # (B, hidden)
         h = self.inp(x.flatten(1))  # (B, hidden)
         for block in self.blocks:
             h = block(h, emb)
-        return self.out(h).reshape(x.shape)  # (B, 1, 28, 28)
+        gain = self.skip_gain(time_emb)[:, :, None, None]  # (B, 1, 1, 1)
+        return self.out(h).reshape(x.shape) + gain * x  # (B, 1, 28, 28)
 
 
 # ------------------------------------------------------------------------------------------ losses
@@ -308,12 +315,14 @@ def ddpm_sample(
 def ddim_sample(
     model: Denoiser, schedule: NoiseSchedule, shape: tuple[int, ...], y: torch.Tensor | None = None, *,
     num_steps: int = 50, rng: torch.Generator | None = None, x_T: torch.Tensor | None = None,
-    device: torch.device | str = "cpu", return_path: bool = False,
+    clip_x0: float | None = None, device: torch.device | str = "cpu", return_path: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
     r"""DDIM with eta = 0 (Song et al. 2021): x_s = sqrt(abar_s) x0_hat + sqrt(1 - abar_s) eps_hat, s < t.
 
     Deterministic given x_T (drawn from ``rng`` unless given): the probability-flow ODE's discretization.
-    ``num_steps`` network evaluations.
+    ``num_steps`` network evaluations. ``clip_x0``: clamp x0_hat to [-clip_x0, clip_x0] (images in [-1, 1]) and
+    recompute eps_hat from it, as DDPM implementations do; near t = T, where abar_t ~ 0, x0_hat = (x_t - s eps_hat) /
+    sqrt(abar_t) magnifies the network's errors enormously.
     """
     x = (torch.randn(shape, generator=rng) if x_T is None else x_T).to(device)
     y = None if y is None else y.to(device)
@@ -323,6 +332,10 @@ def ddim_sample(
         t = torch.full((shape[0],), t_int, dtype=torch.long, device=device)
         eps_hat = model(x, schedule.time(t), y)
         x0_hat = schedule.predict_x0(x, t, eps_hat)
+        if clip_x0 is not None:
+            x0_hat = x0_hat.clamp(-clip_x0, clip_x0)
+            abar_t = schedule._at(schedule.alpha_bars, t, x)
+            eps_hat = (x - abar_t.sqrt() * x0_hat) / (1 - abar_t).sqrt()
         abar_s = schedule._at(schedule.alpha_bars, torch.full_like(t, s_int), x)
         x = abar_s.sqrt() * x0_hat + (1 - abar_s).sqrt() * eps_hat
         if return_path:
@@ -378,8 +391,8 @@ def flow_sample(
 DIFFUSION_TOY_RECIPE: dict = {"objective": "flow", "batch_size": 256, "lr": 2e-3, "time_power": 2.0,
                               "sample_steps": 100}
 # The digits: DDPM's noise prediction on a cosine schedule, labels dropped 10% of the time for guidance.
-DIFFUSION_DIGIT_RECIPE: dict = {"objective": "ddpm", "batch_size": 128, "lr": 2e-3, "p_uncond": 0.1,
-                                "schedule_steps": 1000, "sample_steps": 50, "guidance": 2.0}
+DIFFUSION_DIGIT_RECIPE: dict = {"objective": "ddpm", "batch_size": 128, "lr": 1e-3, "p_uncond": 0.1,
+                                "schedule_steps": 1000, "sample_steps": 25, "guidance": 2.0, "clip_x0": 1.0}
 
 
 def train_denoiser(
