@@ -167,3 +167,36 @@ def test_digit_denoiser_shapes_and_guidance():
         w = 2.0
         assert torch.allclose(guided(model, w, 10)(x, t, y), (1 + w) * cond - w * uncond, atol=1e-5)
         assert guided(model, 0.0, 10) is model
+
+
+# ------------------------------------------------------------------------------------- command line
+def test_cli_trains_and_samples_diffusion_on_a_toy_and_on_digits(tmp_path, capsys):
+    import numpy as np
+
+    from genmodels.cli import main
+
+    assert main(["train", "diffusion", "--data", "ring8", "--steps", "20", "--out", str(tmp_path / "r.pt")]) == 0
+    assert main(["sample", str(tmp_path / "r.pt"), "-n", "7", "--sampler-steps", "3", "--out", str(tmp_path / "r.npy")]) == 0
+    assert np.load(tmp_path / "r.npy").shape == (7, 2)
+    assert main(["train", "diffusion", "--data", "mnist", "--steps", "2", "--out", str(tmp_path / "m.pt")]) == 0
+    assert main(["sample", str(tmp_path / "m.pt"), "-n", "3", "--label", "4", "--sampler-steps", "2",
+                 "--out", str(tmp_path / "m.npy")]) == 0
+    x = np.load(tmp_path / "m.npy")
+    assert x.shape == (3, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
+    capsys.readouterr()
+    # the same one-line errors as the other models
+    assert main(["sample", str(tmp_path / "r.pt"), "-n", "2", "--label", "1", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "not conditional: drop --label" in capsys.readouterr().err
+    assert main(["sample", str(tmp_path / "m.pt"), "-n", "2", "--label", "10", "--out", str(tmp_path / "x.npy")]) == 2
+    assert "--label must be between 0 and 9" in capsys.readouterr().err
+    assert main(["train", "diffusion", "--data", "moons", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "trains on --data" in capsys.readouterr().err
+
+
+def test_cli_sampler_steps_only_for_diffusion(tmp_path, capsys):
+    from genmodels.cli import main
+
+    assert main(["train", "gaussian", "--data", "ring8", "--out", str(tmp_path / "g.pt")]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(tmp_path / "g.pt"), "-n", "2", "--sampler-steps", "4", "--out", str(tmp_path / "g.npy")]) == 2
+    assert "drop --sampler-steps" in capsys.readouterr().err
