@@ -162,8 +162,8 @@ class _Block(nn.Module):
 class DigitDenoiser(nn.Module):
     """An MLP for (B, 1, 28, 28) images, flattened: 784 -> hidden -> residual blocks -> 784 (eps or velocity).
 
-    A convolutional U-Net is the usual choice (Ho et al. 2020); at this course's CPU budget a U-Net of even 32
-    channels costs about 2 CPU-seconds per step of 128 digits, this MLP about 40 times less (chapter 12).
+    A convolutional U-Net is the usual choice (Ho et al. 2020); on the course's 2-core CPU a U-Net of even 32
+    channels cost about 2 CPU-seconds per step of 128 digits, this MLP about 30 times less (chapter 12).
     """
 
     def __init__(self, config: DigitDenoiserConfig | None = None):
