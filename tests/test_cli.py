@@ -118,7 +118,7 @@ def _one_line_error(capsys, *words: str) -> str:
 
 
 @pytest.mark.parametrize("argv, words", [
-    (["train", "diffusion", "--data", "mnist", "--out", "x.pt"], ["invalid choice", "'diffusion'"]),
+    (["train", "transformer", "--data", "mnist", "--out", "x.pt"], ["invalid choice", "'transformer'"]),
     (["train", "gaussian", "--data", "cifar", "--out", "x.pt"], ["invalid choice", "'cifar'"]),
     (["train", "vae", "--data", "mnist", "--steps", "-5", "--out", "x.pt"], ["--steps", "at least 1"]),
     (["train", "vae", "--data", "mnist", "--steps", "0", "--out", "x.pt"], ["--steps", "at least 1"]),

@@ -76,6 +76,16 @@ BUDGETS: dict[str, Budget] = {
     "ch10.srgan": Budget(full=1000, quick=80, what="steps of each 7x7 -> 28x28 network (pixel loss alone, + GAN)"),
     "cli.pix2pix": Budget(full=1500, quick=100),
     "cli.srgan": Budget(full=1500, quick=100),
+    # chapter 12: diffusion and flow matching
+    "ch12.gauss1d": Budget(full=1500, quick=400, what="steps of the 1-D denoiser compared with Tweedie's exact one"),
+    "ch12.toy": Budget(full=12000, quick=800, what="flow-matching steps on each toy (ring-8, grid-25)"),
+    "ch12.gan_toy": Budget(full=6000, quick=400, what="steps of the R1 + lr decay GAN of the trilemma table (chapter 5's)"),
+    "ch12.digits": Budget(full=1500, quick=150, what="steps of the class-conditional digit denoiser (DDPM, guidance)"),
+    "ch12.cvae": Budget(full=2000, quick=300, what="steps of the conditional VAE of the trilemma table"),
+    "cli.diffusion_toy": Budget(full=12000, quick=300),
+    "cli.diffusion_mnist": Budget(full=1500, quick=50),
+    "bench.diffusion_toy": Budget(full=12000, quick=300, what="flow-matching steps of each run of the diffusion benchmark"),
+    "bench.diffusion_seeds": Budget(full=5, quick=1, what="seeds per toy of the diffusion benchmark"),
 }
 
 

@@ -87,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-n", "--num-samples", type=_positive_int, required=True, metavar="N", help="how many samples")
     sample.add_argument("--label", type=_non_negative_int, default=None, metavar="K",
                         help="the class to generate (conditional models only)")
+    sample.add_argument("--sampler-steps", type=_positive_int, default=None, metavar="S",
+                        help="network evaluations of the sampler (diffusion only; default: the chapter's)")
     sample.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
     sample.add_argument("--out", required=True, type=Path, metavar="FILE.npy", help="where to save the samples")
     sample.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
@@ -97,7 +99,7 @@ def _train(args: argparse.Namespace) -> str:
     spec = MODELS[args.model]
     if args.data not in spec.data:
         raise GenmodelsError(f"model {args.model!r} trains on --data {'|'.join(spec.data)}, not {args.data!r}")
-    num_steps = args.steps if args.steps is not None else default_steps(args.model)
+    num_steps = args.steps if args.steps is not None else default_steps(args.model, args.data)
     # Under torchrun: one process of N, DistributedDataParallel (genmodels.distributed); else one process.
     run = distributed.start(args.model, args.device) if distributed.launched_by_torchrun() else None
     device = run.device if run else get_device(args.device)
@@ -149,6 +151,10 @@ def _sample(args: argparse.Namespace) -> str:
     model = spec.build(record["config"]).to(device)
     load_state(model, record["state_dict"], source=str(args.checkpoint))
     model.eval()
+    if args.sampler_steps is not None:  # chapter 12: how many network evaluations a sample takes
+        if not hasattr(model, "sampler_steps"):
+            raise GenmodelsError(f"model {name!r} samples in one pass: drop --sampler-steps")
+        model.sampler_steps = args.sampler_steps
     rng = torch.Generator().manual_seed(args.seed)
     with torch.no_grad():
         x = spec.sample(model, record["data"], args.num_samples, args.label, rng).float().cpu()
