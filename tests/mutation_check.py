@@ -43,6 +43,12 @@ class Mutation:
 MECHANISMS = ("test_mechanisms.py",)
 REFERENCES = ("test_references.py",)
 CONDITIONING = ("test_conditioning.py",)
+SAMPLING = "test_conditioning.py::test_sampling_with_a_label_draws_that_digit"
+CGAN_AND_ACGAN_SAMPLING = (f"{SAMPLING}[cgan]", f"{SAMPLING}[acgan]")
+ACGAN_SAMPLING = (f"{SAMPLING}[acgan]",)
+CVAE_SAMPLING = (f"{SAMPLING}[cvae]",)
+ELBO_CALLERS = ("test_vae.py::test_vae_loss_beta_weighs_only_the_kl",
+                "test_vae.py::test_cvae_loss_is_the_conditional_negative_elbo")
 PIX2PIX_STEP = ("test_pix2pix.py::test_generator_step_follows_the_weighted_sum_of_pixel_and_adversarial_losses",)
 
 MUTATIONS: list[Mutation] = [
@@ -56,16 +62,16 @@ MUTATIONS: list[Mutation] = [
     Mutation("gp-target-norm-zero", "losses.py",
              "return (grad.reshape(len(grad), -1).norm(dim=1) - 1).pow(2)",
              "return grad.reshape(len(grad), -1).norm(dim=1).pow(2)", MECHANISMS),
-    Mutation("lr-decay-constant", "gan_training.py",
+    Mutation("lr-decay-constant", "training.py",
              "return 1.0 if i < start else 1 - (i - start) / (num_steps - start)", "return 1.0", MECHANISMS),
-    Mutation("lr-decay-never-applied", "gan_training.py",
+    Mutation("lr-decay-never-applied", "training.py",
              "    if decay_lr:\n        optimizers =", "    if False:\n        optimizers =", MECHANISMS),
     Mutation("lr-decay-dropped-by-train-gan", "gan_training.py",
              "decay_lr=decay_lr, decay_start=decay_start, monitor=monitor, **loop_kwargs)",
              "decay_lr=False, decay_start=decay_start, monitor=monitor, **loop_kwargs)", MECHANISMS),
     Mutation("d-steps-ignored", "gan_training.py",
              "for _ in range(d_steps):", "for _ in range(1):", MECHANISMS),
-    Mutation("no-final-eval", "gan_training.py",
+    Mutation("no-final-eval", "training.py",
              "    for player in players:\n        player.eval()", "    for player in players:\n        player.train()",
              MECHANISMS),
     Mutation("minibatch-std-zeroed", "models/gan.py",
@@ -77,21 +83,21 @@ MUTATIONS: list[Mutation] = [
     Mutation("cgan-generator-ignores-label", "models/gan.py",
              "one_hot = nn.functional.one_hot(y, self.config.num_classes).to(z.dtype)",
              "one_hot = torch.zeros(len(z), self.config.num_classes)", CONDITIONING),
+    # the GAN sampler of the MODELS table is shared by cgan and acgan: both callers' tests run for it
     Mutation("cli-gan-sample-drops-label", "registry.py",
-             "    labels = torch.full((n,), label, dtype=torch.long) if label is not None else None\n"
-             "    return model.sample(n, labels, generator=gen)\n\nMODELS",
-             "    labels = None\n    return model.sample(n, labels, generator=gen)\n\nMODELS", CONDITIONING),
+             "    return model.sample(n, _labels(n, label), rng=rng)",
+             "    return model.sample(n, None, rng=rng)", CGAN_AND_ACGAN_SAMPLING),
+    # acgan's own row of the table: a sampler that drops the label for acgan alone
     Mutation("cli-acgan-sample-drops-label", "registry.py",
-             "    labels = torch.full((n,), label, dtype=torch.long) if label is not None else None\n"
-             "    return model.sample(n, labels, generator=gen)  # standardized",
-             "    labels = None\n    return model.sample(n, labels, generator=gen)  # standardized", CONDITIONING),
+             "\"cli.acgan\", _acgan_train, _gan_sample,",
+             "\"cli.acgan\", _acgan_train, lambda model, data, n, label, rng: model.sample(n, rng=rng),",
+             ACGAN_SAMPLING),
     Mutation("acgan-sample-random-labels", "models/acgan.py",
              "        if labels is None:\n            labels = torch.randint(c.num_classes",
              "        if True:\n            labels = torch.randint(c.num_classes", CONDITIONING),
     Mutation("cli-cvae-sample-drops-label", "registry.py",
-             "        y = torch.full((n,), label, dtype=torch.long)\n    return model.sample(y, generator=gen)",
-             "        y = torch.randint(model.config.num_classes, (n,), generator=gen)\n"
-             "    return model.sample(y, generator=gen)", CONDITIONING),
+             "    y = torch.randint(model.config.num_classes, (n,), generator=rng) if label is None else _labels(n, label)",
+             "    y = torch.randint(model.config.num_classes, (n,), generator=rng)", CVAE_SAMPLING),
     Mutation("cvae-decoder-ignores-label", "models/cvae.py",
              "return self.decoder(torch.cat([z, self.one_hot(y)], dim=1))",
              "return self.decoder(torch.cat([z, 0 * self.one_hot(y)], dim=1))", CONDITIONING),
@@ -126,21 +132,24 @@ MUTATIONS: list[Mutation] = [
     Mutation("kl-without-minus-one", "losses.py",
              "0.5 * (mu.pow(2) + logvar.exp() - logvar - 1).sum(dim=1)",
              "0.5 * (mu.pow(2) + logvar.exp() - logvar).sum(dim=1)", ("test_losses.py",)),
+    # vae_loss and cvae_loss share losses.elbo_loss: mutate it there, and run the tests of both callers
     Mutation("cvae-loss-ignores-beta", "losses.py",
-             "    logits, mu, logvar = model(x, y)\n    kl = kl_std_normal(mu, logvar)\n"
-             "    rec = -bernoulli_log_likelihood(logits, x)\n    return {\"loss\": (beta * kl + rec).mean()",
-             "    logits, mu, logvar = model(x, y)\n    kl = kl_std_normal(mu, logvar)\n"
-             "    rec = -bernoulli_log_likelihood(logits, x)\n    return {\"loss\": (kl + rec).mean()",
+             "return {\"loss\": (beta * kl + rec).mean()", "return {\"loss\": (kl + rec).mean()", ELBO_CALLERS),
+    # ... and where each caller hands beta on to it
+    Mutation("cvae-loss-drops-beta", "losses.py",
+             "logits, mu, logvar = model(x, y)\n    return elbo_loss(logits, x, mu, logvar, beta)",
+             "logits, mu, logvar = model(x, y)\n    return elbo_loss(logits, x, mu, logvar)",
              ("test_vae.py::test_cvae_loss_is_the_conditional_negative_elbo",)),
+    Mutation("vae-loss-drops-beta", "losses.py",
+             "logits, mu, logvar = model(x)\n    return elbo_loss(logits, x, mu, logvar, beta)",
+             "logits, mu, logvar = model(x)\n    return elbo_loss(logits, x, mu, logvar)",
+             ("test_vae.py::test_vae_loss_beta_weighs_only_the_kl",)),
     Mutation("negative-elbo-ignores-beta", "losses.py",
              "return beta * kl_std_normal(mu, logvar) - bernoulli_log_likelihood(logits, x)",
              "return kl_std_normal(mu, logvar) - bernoulli_log_likelihood(logits, x)", ("test_losses.py",)),
     Mutation("vae-loss-beta-on-reconstruction", "losses.py",
-             "    logits, mu, logvar = model(x)\n    kl = kl_std_normal(mu, logvar)\n"
-             "    rec = -bernoulli_log_likelihood(logits, x)\n    return {\"loss\": (beta * kl + rec).mean()",
-             "    logits, mu, logvar = model(x)\n    kl = kl_std_normal(mu, logvar)\n"
-             "    rec = -bernoulli_log_likelihood(logits, x)\n    return {\"loss\": (beta * (kl + rec)).mean()",
-             ("test_vae.py::test_vae_loss_beta_weighs_only_the_kl",)),
+             "return {\"loss\": (beta * kl + rec).mean()", "return {\"loss\": (beta * (kl + rec)).mean()",
+             ELBO_CALLERS),
     Mutation("trajectory-loss-sigma-not-squared", "models/trajectory.py",
              "logvar_x = 2 * math.log(model.config.sigma / model.config.scale)",
              "logvar_x = math.log(model.config.sigma / model.config.scale)",
@@ -148,9 +157,9 @@ MUTATIONS: list[Mutation] = [
     Mutation("gaussian-classify-without-prior", "models/gaussian.py",
              "return torch.log_softmax(self.log_prob(x) + self.log_prior, dim=1)",
              "return torch.log_softmax(self.log_prob(x), dim=1)", ("test_models.py::test_ppca_classify_is_bayes_rule",)),
-    Mutation("pix2pix-without-adversarial-term", "models/pix2pix.py",
+    Mutation("pix2pix-without-adversarial-term", "paired_training.py",
              "loss = loss + adversarial_weight * adversarial", "loss = loss", PIX2PIX_STEP),
-    Mutation("pix2pix-adversarial-weight-ignored", "models/pix2pix.py",
+    Mutation("pix2pix-adversarial-weight-ignored", "paired_training.py",
              "loss = loss + adversarial_weight * adversarial", "loss = loss + adversarial", PIX2PIX_STEP),
 ]
 
