@@ -28,7 +28,8 @@ from genmodels import seed_everything, steps
 from genmodels.data import toy_distribution
 from genmodels.gan_training import mode_spacing
 from genmodels.metrics import mode_coverage
-from genmodels.models.diffusion import DIFFUSION_TOY_RECIPE, ToyDenoiser, ToyDenoiserConfig, flow_sample, train_denoiser
+from genmodels.diffusion_training import DIFFUSION_TOY_RECIPE, train_denoiser
+from genmodels.models.diffusion import ToyDenoiser, ToyDenoiserConfig, flow_sample
 
 NUM_SAMPLES = 2500
 CPU_LIMIT_S = 120.0

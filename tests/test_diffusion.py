@@ -22,8 +22,8 @@ from genmodels.models.diffusion import (
     gaussian_kl,
     gaussian_optimal_eps,
     guided,
-    train_denoiser,
 )
+from genmodels.diffusion_training import train_denoiser
 
 
 @pytest.mark.parametrize("kind", ["cosine", "linear"])

@@ -81,7 +81,7 @@ def test_global_batch_norm_is_batch_norm_over_the_global_batch(one_process_group
     reference = nn.BatchNorm2d(3)
     nn.init.normal_(reference.weight)
     nn.init.normal_(reference.bias)
-    glob = distributed._global_batch_norm(nn.Sequential(nn.BatchNorm2d(3)), torch.device("cpu"))[0]
+    glob = distributed.global_batch_norm(nn.Sequential(nn.BatchNorm2d(3)), torch.device("cpu"))[0]
     glob.load_state_dict(reference.state_dict())
     assert isinstance(glob, GlobalBatchNorm)
     x = torch.randn(8, 3, 5, 5) * 2 + 1

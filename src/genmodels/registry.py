@@ -25,9 +25,9 @@ from .models import (
     TrajectoryCVAE, TrajectoryCVAEConfig, VAEConfig, trajectory_cvae_loss,
 )
 from .models.config import Config
+from .diffusion_training import DIFFUSION_DIGIT_RECIPE, DIFFUSION_TOY_RECIPE, train_denoiser
 from .models.diffusion import (
-    DIFFUSION_DIGIT_RECIPE, DIFFUSION_TOY_RECIPE, DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ToyDenoiser,
-    ToyDenoiserConfig, ddim_sample, flow_sample, guided, train_denoiser,
+    DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ToyDenoiser, ToyDenoiserConfig, ddim_sample, flow_sample, guided,
 )
 from .paired_training import train_paired
 from .recipes import (
