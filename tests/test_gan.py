@@ -28,6 +28,7 @@ from genmodels.models import (
     MLPGANConfig,
     MLPGenerator,
 )
+from helpers import Shift
 
 
 def _params(module: nn.Module) -> list[torch.Tensor]:
@@ -89,14 +90,6 @@ def test_frozen_restores_requires_grad_flags(pair):
 def test_training_moves_the_generator_to_the_data():
     """A 1-D GAN with G(z) = z + b must move b from 0 to the data mean 3."""
     torch.manual_seed(0)
-
-    class Shift(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.b = nn.Parameter(torch.zeros(1))
-
-        def forward(self, z):
-            return z + self.b
 
     generator = Shift()
     discriminator = nn.Sequential(nn.Linear(1, 16), nn.LeakyReLU(0.2), nn.Linear(16, 1), nn.Flatten(0))

@@ -16,6 +16,7 @@ from torch import nn
 
 from genmodels.gan_training import discriminator_step, make_gan_step, train_gan, train_players
 from genmodels.models import MLPDiscriminator, MLPGANConfig, MLPGenerator
+from helpers import Shift
 
 
 # ----------------------------------------------------------------------- penalties inside the D step
@@ -104,14 +105,6 @@ def test_linear_lr_decay_reaches_zero_from_the_start_step():
 
 def test_train_gan_decays_the_learning_rate_when_asked():
     """Through ``train_gan``: with decay from step 0, G's last update is a fifth as large as without decay."""
-
-    class Shift(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.b = nn.Parameter(torch.zeros(1))
-
-        def forward(self, z):
-            return z + self.b
 
     def last_update(decay: bool) -> float:
         torch.manual_seed(0)
