@@ -252,3 +252,24 @@ def test_sample_toy_leaves_global_random_state_alone():
     sample_toy("ring8", 100, seed=5)
     assert torch.equal(torch.rand(3), expected_t)
     assert np.array_equal(np.random.rand(3), expected_n)
+
+
+def test_binarize_draws_each_pixel_with_its_grey_level_as_probability():
+    grey = torch.tensor([0.0, 0.25, 0.5, 1.0]).repeat(20000, 1)
+    draws = gd.binarize(grey, rng=torch.Generator().manual_seed(0))
+    assert set(draws.unique().tolist()) <= {0.0, 1.0}
+    # the mean of 20,000 draws is the grey level within 4 standard errors
+    se = (grey[0] * (1 - grey[0]) / 20000).sqrt()
+    assert ((draws.mean(0) - grey[0]).abs() <= 4 * se + 1e-12).all()
+    # dynamic binarization: a fresh draw each pass, the same images underneath
+    batches = [(grey[:5], torch.arange(5))] * 2
+    first, second = list(gd.binarized(iter(batches), rng=torch.Generator().manual_seed(1)))
+    assert torch.equal(first[1], torch.arange(5))
+    assert not torch.equal(first[0], second[0])
+
+
+def test_binarize_rejects_what_is_not_a_grey_level():
+    with pytest.raises(ValueError, match="rescale"):
+        gd.binarize(torch.tensor([0.0, 255.0]))
+    with pytest.raises(ValueError, match="divide uint8"):
+        gd.binarize(torch.tensor([0, 255], dtype=torch.uint8))
