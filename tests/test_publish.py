@@ -313,3 +313,27 @@ def test_vendor_assets_downloads_once(monkeypatch, tmp_path):
     assert vendor.vendor_assets(tmp_path, quiet=True) == {} and calls == ["demo"]
     assert (tmp_path / "demo" / "dist" / "a.js").read_bytes() == b"a"
     assert (tmp_path / vendor.WIDGETS_SHIM_NAME).read_text() == vendor.WIDGETS_SHIM
+
+
+def test_parallel_build_jobs_and_chunks():
+    from genmodels.publish.parallel import build_jobs, one_document_per_chunk
+
+    assert build_jobs("auto", cpu_count=2) == 2
+    assert build_jobs(None, cpu_count=64) == 6      # capped: each job holds a kernel
+    assert build_jobs(3, cpu_count=2) == 3          # an explicit number is taken as given
+    with pytest.raises(ValueError, match="positive integer or 'auto'"):
+        build_jobs(0)
+    with pytest.raises(ValueError, match="positive integer or 'auto'"):
+        build_jobs("many")
+    docs = ["book/intro", "chapters/01_a", "chapters/12_b", "chapters/05_c"]
+    chunks = one_document_per_chunk(docs, nproc=2)
+    assert chunks[0] == ["chapters/12_b"] and sorted(sum(chunks, [])) == sorted(docs)
+    assert all(len(chunk) == 1 for chunk in chunks)
+
+
+def test_the_book_config_loads_the_parallel_build_and_no_serial_only_extension():
+    import yaml
+
+    config = yaml.safe_load(open(ROOT / "_config.yml"))
+    assert "genmodels.publish.parallel" in config["sphinx"]["extra_extensions"]
+    assert config["latex"]["use_jupyterbook_latex"] is False
