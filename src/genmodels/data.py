@@ -34,6 +34,7 @@ NUM_EMBEDDED_TEST = 500
 SPLIT_SEED = 2022  # the seeded permutation that splits the embedded digits once and for all
 IMAGE_SHAPE = (1, 28, 28)
 
+IMAGE_DATA = ("mnist", "mnist-full")  # the digit data sets (the others are toys or trajectories)
 # Names the command line and `load_dataset` accept.
 DATASETS = ("mnist", "mnist-full", "ring8", "grid25", "moons", "mixture1d", "junction")  # junction: chapter 7
 

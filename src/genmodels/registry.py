@@ -15,7 +15,7 @@ from torch import nn
 
 from .attributes import AttributeScaler, measure_attributes
 from .budget import steps as budget_steps
-from .data import infinite_minibatches, load_mnist, sample_toy, toy_distribution
+from .data import IMAGE_DATA, infinite_minibatches, load_mnist, sample_toy, toy_distribution
 from .gan_training import train_acgan, train_gan
 from .imaging import downsample, edge_map
 from .losses import cvae_loss, vae_loss
@@ -24,11 +24,7 @@ from .models import (
     DCGANConfig, GaussianConfig, MLPGANConfig, Pix2Pix, Pix2PixConfig, SRConfig, StyleGAN, StyleGANConfig,
     TrajectoryCVAE, TrajectoryCVAEConfig, VAEConfig, trajectory_cvae_loss,
 )
-from .models.config import Config
-from .diffusion_training import DIFFUSION_DIGIT_RECIPE, DIFFUSION_TOY_RECIPE, train_denoiser
-from .models.diffusion import (
-    DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ToyDenoiser, ToyDenoiserConfig, ddim_sample, flow_sample, guided,
-)
+from .diffusion_training import Diffusion, DiffusionConfig, diffusion_config, sample_diffusion, train_diffusion
 from .paired_training import train_paired
 from .recipes import (
     BEST_TOY_METHOD, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE, TRAJECTORY_RECIPE, VAE_RECIPE,
@@ -40,7 +36,6 @@ from .training import History, fit
 __all__ = ["ModelSpec", "MODELS", "default_steps", "load_training_data", "IMAGE_DATA", "TOY_DATA",
            "TRAJECTORY_DATA"]
 
-IMAGE_DATA = ("mnist", "mnist-full")
 TOY_DATA = ("ring8", "grid25", "moons")
 NUM_TOY_SAMPLES = 10_000
 TRAJECTORY_DATA = ("junction",)  # chapter 7: agents at a junction, (N, 20, 2) trajectories, label = branch
@@ -218,59 +213,6 @@ def _srgan_sample(model: SRGAN, data: str, n: int, label: int | None, rng: torch
 DATA_BUDGETS: dict[tuple[str, str], str] = {("diffusion", toy): "cli.diffusion_toy" for toy in ("ring8", "grid25")}
 
 
-@dataclass
-class DiffusionConfig(Config):
-    """The command line's diffusion model: the toy denoiser (flow matching) or the digit denoiser (DDPM)."""
-
-    data: str = "mnist"
-    base_frequency: float = 1.0  # toys: the lowest Fourier octave, 1 / the distance between neighbouring modes
-
-
-class Diffusion(nn.Module):
-    """The denoiser of ``--data`` (``net``) and how many network evaluations a sample takes (``sampler_steps``)."""
-
-    def __init__(self, config: DiffusionConfig | None = None):
-        super().__init__()
-        self.config = c = config or DiffusionConfig()
-        self.image = c.data in IMAGE_DATA
-        self.net = DigitDenoiser(DigitDenoiserConfig()) if self.image else ToyDenoiser(
-            ToyDenoiserConfig(base_frequency=c.base_frequency))
-        self.sampler_steps = (DIFFUSION_DIGIT_RECIPE if self.image else DIFFUSION_TOY_RECIPE)["sample_steps"]
-
-
-def _diffusion_config(data: str) -> DiffusionConfig:
-    if data in IMAGE_DATA:
-        return DiffusionConfig(data=data)
-    return DiffusionConfig(data=data, base_frequency=round(1.0 / mode_spacing(toy_distribution(data).modes), 6))
-
-
-def _diffusion_train(model: Diffusion, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    """Chapter 12's recipes: flow matching on fresh toy samples; DDPM with label dropout on the digits in [-1, 1]."""
-    rng = torch.Generator().manual_seed(0)
-    if model.image:
-        recipe = DIFFUSION_DIGIT_RECIPE
-        batches = infinite_minibatches(x * 2 - 1, y, batch_size=recipe["batch_size"], rng=rng)
-        return train_denoiser(model.net, batches, num_steps, objective="ddpm", lr=recipe["lr"], rng=rng,
-                              schedule=NoiseSchedule(recipe["schedule_steps"]), p_uncond=recipe["p_uncond"],
-                              desc="diffusion")
-    recipe, toy = DIFFUSION_TOY_RECIPE, toy_distribution(data)
-    batches = iter(lambda: (toy.sample(recipe["batch_size"], rng)[0].to(x.device),), None)
-    return train_denoiser(model.net, batches, num_steps, objective="flow", lr=recipe["lr"],
-                          time_power=recipe["time_power"], rng=rng, log_every=100, desc="flow matching")
-
-
-def _diffusion_sample(model: Diffusion, data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
-    device = next(model.parameters()).device
-    if not model.image:
-        return flow_sample(model.net, (n, 2), num_steps=model.sampler_steps, rng=rng, device=device)
-    recipe = DIFFUSION_DIGIT_RECIPE
-    y = torch.randint(10, (n,), generator=rng) if label is None else torch.full((n,), label, dtype=torch.long)
-    x = ddim_sample(guided(model.net, recipe["guidance"], model.net.config.num_classes),
-                    NoiseSchedule(recipe["schedule_steps"]), (n, 1, 28, 28), y, num_steps=model.sampler_steps, rng=rng,
-                    clip_x0=recipe["clip_x0"], device=device)
-    return (x + 1) / 2
-
-
 MODELS: dict[str, ModelSpec] = {
     # class-conditional Gaussian (chapter 1)
     "gaussian": ModelSpec(
@@ -318,8 +260,8 @@ MODELS: dict[str, ModelSpec] = {
     "diffusion": ModelSpec(
         "diffusion: flow matching on the toys, class-conditional DDPM with guidance on digits (--label K, "
         "--sampler-steps S) (chapter 12)",
-        Diffusion, DiffusionConfig, IMAGE_DATA + ("ring8", "grid25"), "cli.diffusion_mnist", _diffusion_train,
-        _diffusion_sample, conditional_on=IMAGE_DATA, make_config=_diffusion_config),
+        Diffusion, DiffusionConfig, IMAGE_DATA + ("ring8", "grid25"), "cli.diffusion_mnist", train_diffusion,
+        sample_diffusion, conditional_on=IMAGE_DATA, make_config=diffusion_config),
 }
 
 
