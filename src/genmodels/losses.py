@@ -23,6 +23,7 @@ __all__ = [
     "elbo_loss",
     "vae_loss",
     "cvae_loss",
+    "gaussian_vae_loss",
     "autoencoder_loss",
     "gaussian_log_likelihood",
     "sliced_wasserstein",
@@ -267,3 +268,12 @@ def acgan_generator_loss(
     attr_fake = auxiliary_attribute_loss(fake.attributes, a).mean()
     loss = adversarial + config.class_weight * class_fake + config.attribute_weight * attr_fake
     return {"loss": loss, "loss_g": adversarial, "class_fake": class_fake, "attr_fake": attr_fake}
+
+
+def gaussian_vae_loss(model: torch.nn.Module, x: torch.Tensor, *_: torch.Tensor) -> dict[str, torch.Tensor]:
+    r"""The batch-mean -ELBO, in nats, of a VAE with a Gaussian decoder N(f(z), sigma^2 I) and a learned
+    ``model.log_sigma`` (:class:`genmodels.models.ToyVAE`): a density on R^d, so a bound on a true -log p(x)."""
+    mean, mu, logvar = model(x)
+    rec = -torch.distributions.Normal(mean, model.log_sigma.exp()).log_prob(x).flatten(1).sum(1)
+    kl = kl_std_normal(mu, logvar)
+    return {"loss": (kl + rec).mean(), "kl": kl.mean(), "reconstruction": rec.mean()}

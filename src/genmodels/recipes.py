@@ -24,6 +24,7 @@ __all__ = [
     "IMAGE_RECIPE",
     "STYLEGAN_RECIPE",
     "TRAJECTORY_RECIPE",
+    "TOY_VAE_RECIPE",
     "PIX2PIX_RECIPE",
     "SRGAN_RECIPE",
     "TOY_BASE",
@@ -76,6 +77,10 @@ IMAGE_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3,
 # Chapter 11: the image recipe with batches of 32: the style layers cost about six times the DCGAN generator
 # per image, and on a CPU more steps of smaller batches go further.
 STYLEGAN_RECIPE = IMAGE_RECIPE.replace(batch_size=32)
+
+# Chapter 12's point VAE (the VAE row of the trilemma table on ring-8 and grid-25): Adam at 1e-3, batches of 256
+# fresh toy samples, like the toy GANs.
+TOY_VAE_RECIPE = Recipe(256, {"lr": 1e-3})
 
 # Chapter 7's forecasters: Adam at 1e-3, batches of 256 agents.
 TRAJECTORY_RECIPE = Recipe(256, {"lr": 1e-3})

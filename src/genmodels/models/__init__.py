@@ -43,6 +43,7 @@ from .trajectory import (
     trajectory_cvae_loss,
     trajectory_mse_loss,
 )
+from .toy_vae import ToyVAE, ToyVAEConfig
 from .vae import MLPVAE, Autoencoder, BernoulliVAE, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
 
 __all__ = [
@@ -50,7 +51,7 @@ __all__ = [
     "ClassifierConfig", "DigitClassifier", "classifier_loss", "ClassConditionalGaussian", "GaussianConfig",
     # autoencoders and VAEs (chapter 3)
     "BernoulliVAE", "MLPVAE", "VAEConfig", "reparameterize", "ConvVAE", "ConvVAEConfig", "Autoencoder",
-    "ConditionalVAE", "CVAEConfig",
+    "ConditionalVAE", "CVAEConfig", "ToyVAE", "ToyVAEConfig",
     # GANs (chapters 4-5)
     "GAN", "MLPGANConfig", "MLPGenerator", "MLPDiscriminator", "DCGANConfig", "DCGenerator", "DCDiscriminator",
     "CGANConfig", "ConditionalGenerator", "ConditionalDiscriminator", "sample_latent", "mlp",
