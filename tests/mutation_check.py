@@ -112,6 +112,14 @@ MUTATIONS: list[Mutation] = [
     Mutation("cvae-decoder-ignores-label", "models/cvae.py",
              "return self.decoder(torch.cat([z, self.one_hot(y)], dim=1))",
              "return self.decoder(torch.cat([z, 0 * self.one_hot(y)], dim=1))", CONDITIONING),
+    # ---- chapter 6: the entropy floor, the AUROC's standard error, early stopping (issue 14)
+    Mutation("entropy-floor-one-sided", "anomaly.py",
+             "(torch.special.entr(flat) + torch.special.entr(1 - flat)).sum(dim=1)",
+             "torch.special.entr(flat).sum(dim=1)", ("test_anomaly.py",)),
+    Mutation("auroc-error-without-q2", "anomaly.py",
+             "(num_normals - 1) * (q2 - auc**2)", "(num_normals - 1) * (q1 - auc**2)", ("test_anomaly.py",)),
+    Mutation("early-stopping-keeps-the-last-weights", "training.py",
+             "        model.load_state_dict(best_state)\n", "        pass\n", ("test_anomaly.py",)),
     # ---- metrics against independent references (issue 11)
     Mutation("fid-cross-term-halved", "metrics.py",
              "torch.trace(cov_a + cov_b - 2 * cross)", "torch.trace(cov_a + cov_b - cross)", REFERENCES),

@@ -115,3 +115,66 @@ def test_the_likelihood_follows_the_amount_of_ink(one_class_models, mnist):
     ink = normal.flatten(1).sum(dim=1)
     ranks = torch.stack([nelbo.argsort().argsort(), ink.argsort().argsort()]).double()
     assert torch.corrcoef(ranks)[0, 1] > 0.15  # Spearman's rank correlation
+
+
+# ------------------------------------------------------------------ the entropy floor, the AUROC's error
+def test_bernoulli_entropy_is_the_floor_of_the_grey_level_loss():
+    from genmodels.anomaly import bernoulli_entropy
+
+    assert bernoulli_entropy(torch.zeros(2, 1, 28, 28)).tolist() == [0.0, 0.0]            # binary: no floor
+    half = torch.full((1, 784), 0.5)
+    assert bernoulli_entropy(half).item() == pytest.approx(784 * math.log(2))              # log 2 per pixel
+    x = torch.rand(3, 784, generator=torch.Generator().manual_seed(0))
+    floor = bernoulli_entropy(x)
+    at_x = -bernoulli_log_likelihood(torch.logit(x), x)                                     # p = x: the minimum
+    assert torch.allclose(at_x, floor, rtol=1e-4)
+    for shift in (-0.5, 0.3, 2.0):                                                          # any other p costs more
+        assert (-bernoulli_log_likelihood(torch.logit(x) + shift, x) > floor).all()
+    with pytest.raises(ValueError, match=r"in \[0, 1\]"):
+        bernoulli_entropy(torch.tensor([[1.5, 0.0]]))
+    with pytest.raises(ValueError, match="float grey levels"):
+        bernoulli_entropy(torch.tensor([[1, 0]]))
+
+
+def test_auroc_standard_error_matches_the_spread_over_repeated_test_sets():
+    """Hanley-McNeil is exact for exponential scores: compare with 300 test sets of each size (both terms count)."""
+    from genmodels.anomaly import auroc_standard_error
+
+    gen = torch.Generator().manual_seed(0)
+    for num_anomalies, num_normals in [(450, 50), (50, 450)]:
+        is_anomaly = torch.arange(num_anomalies + num_normals) >= num_normals
+        values = []
+        for _ in range(300):
+            normal = torch.empty(num_normals).exponential_(1.0, generator=gen)
+            anomaly = torch.empty(num_anomalies).exponential_(1.0, generator=gen) * 4            # true AUROC 4/5
+            values.append(auroc(torch.cat([normal, anomaly]), is_anomaly))
+        values = torch.tensor(values)
+        predicted = auroc_standard_error(0.8, num_anomalies, num_normals)
+        assert values.mean().item() == pytest.approx(0.8, abs=0.01)
+        assert values.std().item() == pytest.approx(predicted, rel=0.15), (num_anomalies, num_normals)
+    assert auroc_standard_error(1.0, 450, 50) == 0.0
+    assert auroc_standard_error(0.8, 4500, 500) < auroc_standard_error(0.8, 450, 50) / 3          # about 1/sqrt(n)
+    with pytest.raises(ValueError, match="lies in"):
+        auroc_standard_error(1.2, 10, 10)
+
+
+def test_fit_early_stopped_keeps_the_best_round():
+    from genmodels.training import fit_early_stopped
+
+    seed_everything(0)
+    model = torch.nn.Linear(2, 1)
+    x = torch.randn(64, 2, generator=torch.Generator().manual_seed(0))
+    batches = iter(lambda: (x,), None)
+    scripted = iter([5.0, 4.0, 3.0, 3.5, 4.0, 4.5, 1.0, 0.5])   # best after round 3, then 3 worse rounds
+    snapshots = []
+
+    def held_out_loss(m):
+        snapshots.append({k: v.clone() for k, v in m.state_dict().items()})
+        return next(scripted)
+
+    history = fit_early_stopped(model, lambda m, xb: m(xb).pow(2).mean(), batches, 1000, held_out_loss,
+                                check_every=10, patience=3, lr=0.1)
+    assert history.steps == [10, 20, 30, 40, 50, 60]             # stopped after 3 rounds without a new best
+    assert history["best_step"][-1] == 30
+    assert all(torch.equal(v, snapshots[2][k]) for k, v in model.state_dict().items())
+    assert not model.training

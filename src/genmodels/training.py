@@ -9,6 +9,7 @@ network, an optional learning-rate decay) around a step written elsewhere: the G
 
 from __future__ import annotations
 
+import copy
 import math
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -21,7 +22,7 @@ from tqdm.auto import tqdm
 from .budget import is_quick
 from .errors import TrainingDivergedError
 
-__all__ = ["History", "progress_disabled", "train_loop", "fit", "train_players"]
+__all__ = ["History", "progress_disabled", "train_loop", "fit", "fit_early_stopped", "train_players"]
 
 StepResult = Mapping[str, "torch.Tensor | float"]
 
@@ -142,6 +143,46 @@ def fit(
         return {k: v.detach().clone() for k, v in losses.items()}  # clone: a logged view must not change later
 
     history = train_loop(step, num_steps, **loop_kwargs)
+    model.eval()
+    return history
+
+
+def fit_early_stopped(
+    model: torch.nn.Module,
+    loss_fn: Callable[..., "torch.Tensor | Mapping[str, torch.Tensor]"],
+    batches: Iterator[tuple[torch.Tensor, ...]],
+    max_steps: int,
+    held_out_loss: Callable[[torch.nn.Module], float],
+    *,
+    check_every: int = 50,
+    patience: int = 4,
+    lr: float = 1e-3,
+    progress: bool | None = None,
+) -> History:
+    """:func:`fit` in rounds of ``check_every`` steps, stopped early on held-out data (chapter 6).
+
+    After each round ``held_out_loss(model)`` (the model in evaluation mode) is logged as ``"held_out"``;
+    training stops after ``patience`` rounds without a new best, or at ``max_steps``, and the model keeps
+    the weights of its best round. The history's last ``"best_step"`` says which step that was.
+    """
+    if check_every < 1 or patience < 1:
+        raise ValueError(f"check_every and patience must be positive, got {check_every} and {patience}")
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    history, best, best_step, best_state, rounds_since_best = History(), math.inf, 0, None, 0
+    for start in range(0, max_steps, check_every):
+        num_steps = min(check_every, max_steps - start)
+        trained = fit(model, loss_fn, batches, num_steps, optimizer=optimizer, log_every=num_steps, progress=progress)
+        with torch.no_grad():
+            held_out = float(held_out_loss(model))
+        if held_out < best:
+            best, best_step, best_state, rounds_since_best = held_out, start + num_steps, copy.deepcopy(model.state_dict()), 0
+        else:
+            rounds_since_best += 1
+        history.append(start + num_steps, {"loss": trained.last("loss"), "held_out": held_out, "best_step": best_step})
+        if rounds_since_best >= patience:
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return history
 
