@@ -131,6 +131,10 @@ def build_slides(root: str | Path = ".", out: str | Path | None = None, *, pdf: 
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "vendor", ignore_errors=True)
     shutil.copytree(vendor, out / "vendor", ignore=shutil.ignore_patterns(".npm-package.json"))
+    explorers = root / "_build" / "assets" / "explorers"   # the live explorers' networks, written by the book build
+    shutil.rmtree(out / "explorers", ignore_errors=True)
+    if explorers.is_dir():
+        shutil.copytree(explorers, out / "explorers")
     for name in DECK_FILES:
         (out / name).write_bytes((ASSETS / name).read_bytes())
     citations, slides, decks, written = load_citations(root), exporter(), [], []

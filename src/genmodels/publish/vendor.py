@@ -1,8 +1,8 @@
 """Fetch the JavaScript that the offline book and slides need from the npm registry, at build time.
 
-The published book and the lecture slides load MathJax, require.js, the Jupyter widget manager and
-reveal.js from the build folder, never from a CDN, so they work with no network. This module downloads
-those packages once, checks each tarball against the sha512 pinned below (npm's ``dist.integrity``), and
+The published book and the lecture slides load MathJax, require.js, the Jupyter widget manager, reveal.js,
+anywidget and onnxruntime-web (the live explorers) from the build folder, never from a CDN, so they work with
+no network. This module downloads those packages once, checks each tarball against the sha512 pinned below (npm's ``dist.integrity``), and
 unpacks the files the pages use into ``_build/assets/vendor/`` (not committed), next to a small script of
 ours, ``widgets-offline.js`` (package data in ``assets/``), that makes the widget manager find its fonts and work with MathJax 3::
 
@@ -80,6 +80,16 @@ PACKAGES: tuple[NpmPackage, ...] = (
         "reveal.js", "5.2.1",
         "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ==",
         "reveal.js", keep=("LICENSE", "dist/*", "plugin/notes/*"), drop=("*.map", "*.esm.js"),
+    ),
+    NpmPackage(  # the live explorers' front end in the static book and decks: an AMD module the widget manager loads
+        "anywidget", "0.11.0",
+        "sha512-LHZgW2j5UjyerZSZcO+BtZPXGMSORQV2bUT480hOR5x/BXS8sOradi/71amJfMueSEnKX0dqPwTfsOGHTsyZpQ==",
+        "anywidget", keep=("package.json", "dist/index.js"),
+    ),
+    NpmPackage(  # runs the explorers' exported networks in the page: the CPU (WebAssembly) build only
+        "onnxruntime-web", "1.30.0",
+        "sha512-q0y+JrrtukXSzsBWEMccVfqX25LRmosXHF+CaRJmg8pZClzcV7svNc4rKY3jL02Vb7QmRMDs1SigqR4CXAfKYQ==",
+        "onnxruntime-web", keep=("LICENSE", "dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm"),
     ),
 )
 
