@@ -1,4 +1,4 @@
-"""The live explorers (genmodels.publish.explorers): ONNX exports agree with PyTorch, the widget and its files."""
+"""The live explorers (genmodels.explorers): ONNX exports agree with PyTorch, the widget and its files."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import torch
 
 pytest.importorskip("anywidget", reason="the live explorers need anywidget (requirements.txt)")
 from genmodels.models import MLPVAE, VAEConfig  # noqa: E402
-from genmodels.publish import explorers  # noqa: E402
+from genmodels import explorers  # noqa: E402
 from genmodels.widgets import latent_explorer  # noqa: E402
 
 
@@ -63,6 +63,9 @@ def test_latent_plane_writes_models_and_check_points_under_the_book_root(vae, tm
     assert np.abs(x - np.array(check["pixels"])).max() <= 1e-5
     with torch.no_grad():
         assert np.allclose(check["pixels"], torch.sigmoid(vae.decode(points)).numpy(), atol=1e-6)
+        mu, logvar = vae.encode(torch.tensor(check["digits"]))
+    assert np.allclose(check["mu"], mu.numpy(), atol=1e-6) and np.allclose(check["logvar"], logvar.numpy(), atol=1e-6)
+    assert "Draw a digit" in widget.caption
 
 
 def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, tmp_path, monkeypatch):

@@ -86,9 +86,9 @@ def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Ten
     ``vae`` has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` with a 2-D z; ``codes`` (N, 2) and
     ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2. The decoder runs in
     the page (ONNX, onnxruntime-web): live in Jupyter and in the built book and slides, with no kernel. The
-    exporting and the front end live in :mod:`genmodels.publish.explorers`.
+    exporting and the front end live in :mod:`genmodels.explorers`.
     """
-    from .publish.explorers import latent_plane  # publishing machinery, imported only when an explorer is made
+    from .explorers import latent_plane  # anywidget and onnx, imported only when an explorer is made
 
     return latent_plane(vae, codes, labels, lim)
 

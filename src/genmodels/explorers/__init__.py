@@ -1,18 +1,21 @@
 """Live explorers: the course's trained networks, exported to ONNX, running in the page with onnxruntime-web.
 
-One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module of
-``assets/`` (``latent_plane.js``): in Jupyter it runs in the notebook, in the built book and the decks the
+One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module next to
+this file (``latent_plane.js``): in Jupyter it runs in the notebook, in the built book and the decks the
 widget manager renders the saved widget state with the same module, with no kernel. Where the networks come
 from:
 
 * book build (a notebook executed under a book root, the folder with ``_config.yml`` and ``_toc.yml``): the
   ONNX files are written to ``_build/assets/explorers/`` (copied into the book by ``html_extra_path`` and next
   to the decks by :mod:`genmodels.publish.slides`); the page loads them, and onnxruntime-web, from the
-  vendored files (``window.__genmodels_vendor__``, set by ``widgets-offline.js``). The build also writes
+  files :mod:`genmodels.publish.vendor` vendored (``window.__genmodels_vendor__``, set by ``widgets-offline.js``). The build also writes
   ``_build/explorer-checks/<model>.json``: fixed latent points and the PyTorch pictures there, which the
   browser test compares with what the page computes.
 * Jupyter (no vendored files in the page): the front end asks the kernel for the model and onnxruntime-web's
-  files by a custom message and gets them as binary buffers.
+  files by a custom message and gets them as binary buffers (onnxruntime-web fetched from npm once, pinned).
+
+Publishing machinery rather than course material (:func:`genmodels.widgets.latent_explorer` is what a chapter
+calls); it stays out of :mod:`genmodels.publish` because the chapters import it.
 """
 
 from __future__ import annotations
@@ -31,11 +34,11 @@ import torch
 import traitlets
 from torch import nn
 
-from .vendor import DEFAULT_DEST, PACKAGES, vendor_assets
+from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
 __all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane"]
 
-ASSETS = resources.files(__package__) / "assets"
+ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
 
 
@@ -69,7 +72,7 @@ def publish_model(name: str, onnx: bytes, check: dict | None = None, root: Path 
     if root is None:
         return ""
     file = f"{name}-{hashlib.sha256(onnx).hexdigest()[:12]}.onnx"
-    target = root / "_build" / "assets" / "explorers" / file
+    target = root / EXPLORERS_DEST / file
     target.parent.mkdir(parents=True, exist_ok=True)
     if not target.is_file() or target.read_bytes() != onnx:
         partial = target.with_suffix(".partial")
@@ -83,13 +86,12 @@ def publish_model(name: str, onnx: bytes, check: dict | None = None, root: Path 
 
 
 def _runtime_buffers() -> list[bytes]:
-    """onnxruntime-web's module and WebAssembly, vendored under the book root or the course's cache."""
+    """onnxruntime-web's module and WebAssembly: the book's vendored copy, else fetched once into the cache."""
     root = book_root()
-    dest = root / DEFAULT_DEST if root else Path(os.environ.get("GENMODELS_CACHE_DIR", Path.home() / ".cache" /
+    dest = root / VENDOR_DEST if root else Path(os.environ.get("GENMODELS_CACHE_DIR", Path.home() / ".cache" /
                                                                 "genmodels")) / "vendor"
-    vendor_assets(dest, quiet=True)
-    folder = next(p.folder for p in PACKAGES if p.name == "onnxruntime-web")
-    return [(dest / folder / f).read_bytes() for f in RUNTIME_FILES]
+    ensure([ONNXRUNTIME_WEB], dest, quiet=True)
+    return [(dest / ONNXRUNTIME_WEB.folder / f).read_bytes() for f in RUNTIME_FILES]
 
 
 class _PixelMeans(nn.Module):
@@ -115,7 +117,8 @@ class _Encoding(nn.Module):
 
 
 class LatentPlane(anywidget.AnyWidget):
-    """The 2-D latent plane, live: test codes coloured by digit, a point to drag, the digit decoded there."""
+    """The 2-D latent plane, live: test codes coloured by digit, a point to drag, the digit decoded there, and
+    a pad to draw a digit on, which the encoder places on the plane (mean and sigma) and the decoder rebuilds."""
 
     _esm = Path(str(ASSETS / "latent_plane.js"))
     decoder_file = traitlets.Unicode("").tag(sync=True)   # under explorers/ next to the vendor folder ("" = ask kernel)
@@ -158,8 +161,11 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
     decoder_onnx = export_onnx(decoder, torch.zeros(1, 2), ["z"], ["x"])
     encoder_onnx = export_onnx(encoder, torch.zeros(1, 784), ["x"], ["mu", "logvar"])
     points = _check_points(lim)
+    digits = torch.rand(4, 784, generator=torch.Generator().manual_seed(1)).pow(4)   # sparse ink, like strokes
     with torch.no_grad():
-        check = {"points": points.tolist(), "pixels": decoder(points).tolist()}
+        mu, logvar = encoder(digits)
+        check = {"points": points.tolist(), "pixels": decoder(points).tolist(),
+                 "digits": digits.tolist(), "mu": mu.tolist(), "logvar": logvar.tolist()}
     return LatentPlane(decoder_onnx, encoder_onnx,
                        decoder_file=publish_model(f"{name}-decoder", decoder_onnx, check),
                        encoder_file=publish_model(f"{name}-encoder", encoder_onnx),
@@ -168,4 +174,7 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
                        caption=(f"Live explorer: {len(codes)} test digits' codes in the 2-D latent plane "
                                 f"[-{lim:g}, {lim:g}]², coloured by digit. Drag the point, or focus the plane and "
                                 "use the arrow keys; the digit the decoder draws at that point is shown beside "
-                                "it and its coordinates are read out below."))
+                                "it and its coordinates are read out below. Draw a digit on the pad at the "
+                                "right (mouse, finger, or arrow keys with space for the pen): the encoder "
+                                "places it on the plane, its mean and sigma as red ellipses, and the decoder "
+                                "reconstructs it."))
