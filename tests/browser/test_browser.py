@@ -161,7 +161,7 @@ def _settle(page) -> None:
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
     page.wait_for_function("""() => {
         const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
-        for (const v of views) if (!v.parentElement.querySelector('.jupyter-widgets')) return false;
+        for (const v of views) if (!v.parentElement.querySelector('.jupyter-widgets, .genmodels-explorer')) return false;
         return Array.from(document.images).every(i => i.complete);
     }""", timeout=60_000)
 
@@ -172,7 +172,7 @@ MATH_STATE = r"""() => ({
     unrendered: Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container'))
                      .map(m => m.textContent.slice(0, 60)).slice(0, 5),
     stray_tex: (() => {  // "$", "\(" or "\[" left in the text outside code: math that the Markdown parser broke
-        const found = [], skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .jupyter-widgets';
+        const found = [], skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .jupyter-widgets, .genmodels-explorer';
         const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
         for (let node = walker.nextNode(); node; node = walker.nextNode()) {
             if (/\$|\\\(|\\\[/.test(node.textContent) && !node.parentElement.closest(skip)) {
@@ -409,8 +409,9 @@ MEASURE_SLIDES = r"""() => {
         }
         const visible = slide.cloneNode(true);
         // words of text: not the notes, formulas, explorers' labels or code (code is counted on its own)
-        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, pre').forEach(e => e.remove());
-        const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets'))
+        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, .genmodels-explorer, pre')
+            .forEach(e => e.remove());
+        const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets, .genmodels-explorer'))
             .filter(e => !e.closest('aside, mjx-container') && e.getBoundingClientRect().width > 40);
         const figures = Array.from(slide.querySelectorAll('img'))
             .filter(e => !e.closest('aside, mjx-container, .jupyter-widgets'));
@@ -424,7 +425,7 @@ MEASURE_SLIDES = r"""() => {
             words: (visible.textContent.match(/[A-Za-z0-9][\w'’.,-]*/g) || []).length,
             code: code.length > 0,
             picture: pictures.length > 0,
-            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .deck-title-mark') && !code.length
+            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .genmodels-explorer, .deck-title-mark') && !code.length
                 ? Math.round(100 * Math.max(fig.width / scale / W, fig.height / scale / H)) : null,
         });
     }
