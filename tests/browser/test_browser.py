@@ -9,8 +9,9 @@ MathJax expression is rendered (no unprocessed ``.math`` node, no TeX error), ev
 saved widget view has rendered; every explorer (precomputed pictures switched with ``jslink``) changes its
 picture when one of its sliders or toggle buttons is moved from the keyboard. Every live explorer (a network
 run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the fixed points the build wrote
-to ``_build/explorer-checks/`` within 1e-4, follows the arrow keys and a mouse drag of a few pixels, has a text
-alternative, and draws a decoded digit in a median of at most 16 ms; a page without one loads none of its code. For every deck in
+to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
+pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard, has a text alternative, and
+draws a decoded digit in a median of at most 16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
 console, math and image checks hold, and its explorers respond too.
 
@@ -315,12 +316,48 @@ def _check_live_explorer(page, root, where: str) -> dict:
     expected_z1 = ((x + 3 - box["x"]) / box["width"] * 2 - 1) * lim
     assert abs(dragged[0] - expected_z1) < 0.02 * lim, f"{where}: dragged to z_1 {dragged[0]}, expected {expected_z1}"
 
+    drawing = _check_drawing(page, root, where, check)
     times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
     median = _median(times)
     assert median <= MAX_MEDIAN_MS, f"{where}: median decode + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
     return {"where": where, "explorer": root.get_attribute("data-explorer"), "max_pixel_error": error,
             "median_ms": round(median, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
-            "moves": ["ArrowRight", "drag 3 px"]}
+            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)"],
+            "drawing": drawing}
+
+
+def _encoding(root):
+    return root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.encoding(); }")
+
+
+def _check_drawing(page, root, where: str, check: dict) -> dict:
+    """The encoder agrees with PyTorch; a stroke drawn with the mouse, or with the keyboard, is encoded."""
+    got = root.evaluate("(el, digits) => el.explorer.encode(digits)", check["digits"])
+    error = max(abs(a - b) for key in ("mu", "logvar") for mine, theirs in zip(got[key], check[key])
+                for a, b in zip(mine, theirs))
+    assert error <= MAX_PIXEL_ERROR, f"{where}: the page's encoder differs from PyTorch's by {error:.2e}"
+    pad = root.locator("canvas[role=application]")
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=8)  # a "1"
+    page.mouse.up()
+    drawn = _encoding(root)
+    ink = root.evaluate("(el) => el.explorer.ink()")
+    assert drawn and sum(ink) > 10, f"{where}: a stroke on the pad was not encoded ({drawn}, ink {sum(ink):.1f})"
+    again = root.evaluate("(el, ink) => el.explorer.encode([ink])", ink)
+    assert max(abs(a - b) for a, b in zip(again["mu"][0], drawn["mu"])) < 1e-6, f"{where}: {again} vs {drawn}"
+    assert root.evaluate("(el) => el.explorer.point()") == drawn["mu"], f"{where}: the plane's point is not mu"
+    assert all(s > 0 for s in drawn["sigma"]) and "encoded at mu" in root.inner_text(), f"{where}: {drawn}"
+    pad.focus()
+    page.keyboard.press("Delete")
+    assert _encoding(root) is None and not any(root.evaluate("(el) => el.explorer.ink()")), f"{where}: not cleared"
+    page.keyboard.press("Space")                      # the keyboard pen: down, then four pixels down the pad
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    assert _encoding(root), f"{where}: a stroke drawn from the keyboard was not encoded"
+    return {"encoder_error": error, "mu": [round(v, 2) for v in drawn["mu"]],
+            "sigma": [round(v, 2) for v in drawn["sigma"]]}
 
 
 def _check_live_explorers(visit, where: str, show=None) -> int:

@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from importlib import resources
 from pathlib import Path
 
-from ..npm import ANYWIDGET, EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, NpmPackage, ensure
+from ..npm import ANYWIDGET, ONNXRUNTIME_WEB, VENDOR_DEST, NpmPackage, ensure
 
 __all__ = ["NpmPackage", "PACKAGES", "DEFAULT_DEST", "vendor_assets", "setup", "main"]
 
@@ -89,9 +88,6 @@ def _vendor_for_sphinx(app, config) -> None:
         vendor_assets(Path(app.confdir) / DEFAULT_DEST, quiet=True)
     except RuntimeError as error:
         raise ExtensionError(f"offline assets: {error}") from error
-    if getattr(config, "nb_execution_mode", None) == "force":  # every chapter re-executes and rewrites the
-        for stale in (EXPLORERS_DEST, Path("_build") / "explorer-checks"):  # networks of its live explorers
-            shutil.rmtree(Path(app.confdir) / stale, ignore_errors=True)
 
 
 def setup(app) -> dict:
