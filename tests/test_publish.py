@@ -16,6 +16,7 @@ import nbformat
 import pytest
 from PIL import Image
 
+from genmodels import npm
 from genmodels.publish import myst, plan, slides, vendor
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -284,7 +285,7 @@ def test_extract_keeps_wanted_files_only(tmp_path):
     package = vendor.NpmPackage("demo", "1.0.0", "", "demo", keep=("dist/*", "LICENSE"), drop=("*.map",))
     data = npm_tarball({"package/dist/a.js": b"a", "package/dist/a.js.map": b"m", "package/src/b.js": b"b",
                         "package/LICENSE": b"MIT", "package/../../evil.js": b"x"})
-    assert vendor._extract(package, data, tmp_path) == 2
+    assert npm.extract(package, data, tmp_path) == 2
     assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()) == ["LICENSE", "dist/a.js"]
 
 
@@ -292,15 +293,15 @@ def test_tarball_must_match_the_pinned_hash(monkeypatch):
     good = npm_tarball({"package/x.js": b"x"})
     package = vendor.NpmPackage("demo", "1.0.0", sri(good), "demo", keep=("*",))
     answers = {"meta": json.dumps({"dist": {"integrity": sri(good), "tarball": "https://registry.example/demo.tgz"}})}
-    monkeypatch.setattr(vendor, "_get", lambda url, **_: answers["meta"].encode() if url.endswith("/1.0.0") else answers["tgz"])
+    monkeypatch.setattr(npm, "_get", lambda url, **_: answers["meta"].encode() if url.endswith("/1.0.0") else answers["tgz"])
     answers["tgz"] = good
-    assert vendor._fetch_tarball(package) == good
+    assert npm.fetch_tarball(package) == good
     answers["tgz"] = npm_tarball({"package/x.js": b"tampered"})
     with pytest.raises(RuntimeError, match="does not match"):
-        vendor._fetch_tarball(package)
+        npm.fetch_tarball(package)
     answers["meta"] = json.dumps({"dist": {"integrity": "sha512-other", "tarball": "https://registry.example/demo.tgz"}})
     with pytest.raises(RuntimeError, match="pinned"):
-        vendor._fetch_tarball(package)
+        npm.fetch_tarball(package)
 
 
 def test_vendor_assets_downloads_once(monkeypatch, tmp_path):
@@ -308,7 +309,7 @@ def test_vendor_assets_downloads_once(monkeypatch, tmp_path):
     package = vendor.NpmPackage("demo", "1.0.0", sri(data), "demo", keep=("dist/*",))
     calls = []
     monkeypatch.setattr(vendor, "PACKAGES", (package,))
-    monkeypatch.setattr(vendor, "_fetch_tarball", lambda p: calls.append(p.name) or data)
+    monkeypatch.setattr(npm, "fetch_tarball", lambda p: calls.append(p.name) or data)
     assert vendor.vendor_assets(tmp_path, quiet=True) == {"demo": len(data)}
     assert vendor.vendor_assets(tmp_path, quiet=True) == {} and calls == ["demo"]
     assert (tmp_path / "demo" / "dist" / "a.js").read_bytes() == b"a"

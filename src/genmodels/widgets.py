@@ -1,8 +1,8 @@
-"""ipywidgets explorers that also work in the static book.
+"""Explorers that also work in the static book.
 
-Python callbacks need a live kernel; links made with ``jslink`` run in the browser. So the explorers
-here precompute their pictures and switch between them with ``jslink``: they respond in Jupyter, in the
-published HTML book, and without any kernel.
+Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer` runs
+the chapter's decoder itself in the page (ONNX); the other explorers here precompute their pictures and switch
+between them with ``jslink``: they respond in Jupyter, in the published HTML book, and without any kernel.
 """
 
 from __future__ import annotations
@@ -80,20 +80,17 @@ def _slider(name: str, values: torch.Tensor) -> widgets.SelectionSlider:
     return widgets.SelectionSlider(options=options, value=options[len(options) // 2], description=name)
 
 
-@torch.no_grad()
-def latent_explorer(
-    decode: Callable[[torch.Tensor], torch.Tensor], values: torch.Tensor | None = None, scale: int = 4
-) -> widgets.VBox:
-    """Two sliders over a 2-D latent space and the digit they decode to (chapter 3).
+def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5):
+    """The live 2-D latent plane of a VAE (chapter 3): codes coloured by digit, drag a point, see its digit.
 
-    ``decode`` maps codes (M, 2) on the CPU to pixel means (M, 784). All len(values)^2 digits are decoded
-    once, here; moving a slider only switches pictures, so it works in the static book too.
+    ``vae`` has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` with a 2-D z; ``codes`` (N, 2) and
+    ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2. The decoder runs in
+    the page (ONNX, onnxruntime-web): live in Jupyter and in the built book and slides, with no kernel. The
+    exporting and the front end live in :mod:`genmodels.explorers`.
     """
-    values = torch.linspace(-3, 3, 13) if values is None else values.float().cpu()
-    z1, z2 = torch.meshgrid(values, values, indexing="ij")
-    images = decode(torch.stack([z1.flatten(), z2.flatten()], dim=1)).reshape(len(values), len(values), -1)
-    pictures = [[digit_to_png(images[i, j], scale) for j in range(len(values))] for i in range(len(values))]
-    return image_explorer(pictures, [_slider("z_1", values), _slider("z_2", values)])
+    from .explorers import latent_plane  # anywidget and onnx, imported only when an explorer is made
+
+    return latent_plane(vae, codes, labels, lim)
 
 
 @torch.no_grad()

@@ -11,10 +11,10 @@ def pytest_terminal_summary(terminalreporter, config):
     terminalreporter.section("browser test: what was checked")
     for page, c in report["pages"].items():
         write(f"page  {page}: {c['math']} formulas, {c['images']} images, {c['widgets']} widget views, "
-              f"{c['explorers']} explorers")
+              f"{c['explorers']} explorers, {c.get('live', 0)} live")
     for deck, c in report["decks"].items():
         write(f"deck  {deck}: {c['slides']} slides, {c['notes']} speaker notes, {c['math']} formulas, "
-              f"{c['images']} images, {c['explorers']} explorers")
+              f"{c['images']} images, {c['explorers']} explorers, {c.get('live', 0)} live")
     for deck, c in report.get("lectures", {}).items():
         slides = c["slides"]
         words = sorted(s["words"] for s in slides)
@@ -25,6 +25,12 @@ def pytest_terminal_summary(terminalreporter, config):
         write(f"lecture totals: {report['lecture_totals']}")
     for e in report["explorers"]:
         write(f"explorer {e['explorer']} in {e['where']}: " + "; ".join(e["moves"]) + " -> picture changed")
+    for e in report.get("live", []):
+        write(f"live explorer {e['explorer']} in {e['where']}: max |page - PyTorch| {e['max_pixel_error']:.1e}, "
+              f"decode + draw median {e['median_ms']} ms (90th percentile {e['p90_ms']} ms); "
+              + (f"drawn '1' encoded at mu {e['drawing']['mu']}, sigma {e['drawing']['sigma']} (encoder "
+                 f"max |page - PyTorch| {e['drawing']['encoder_error']:.1e}); " if "drawing" in e else "")
+              + "; ".join(e["moves"]) + " -> picture changed")
     moves = sum(len(e["moves"]) for e in report["explorers"])
     write(f"{len(report['pages'])} pages, {len(report['decks'])} decks, {len(report['explorers'])} explorers "
           f"({moves} keyboard moves), {len(report['blocked_requests'])} requests that tried to leave 127.0.0.1"

@@ -7,7 +7,11 @@ For every page of ``_toc.yml``: it loads with HTTP 200 for everything it asks fo
 127.0.0.1 (each is recorded and aborted), no console error beyond the known noise in ``HARMLESS``, every
 MathJax expression is rendered (no unprocessed ``.math`` node, no TeX error), every image has loaded, every
 saved widget view has rendered; every explorer (precomputed pictures switched with ``jslink``) changes its
-picture when one of its sliders or toggle buttons is moved from the keyboard. For every deck in
+picture when one of its sliders or toggle buttons is moved from the keyboard. Every live explorer (a network
+run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the fixed points the build wrote
+to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
+pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard, has a text alternative, and
+draws a decoded digit in a median of at most 16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
 console, math and image checks hold, and its explorers respond too.
 
@@ -65,7 +69,7 @@ def _toc_pages() -> list[str]:
 PAGES = _toc_pages()
 CHAPTERS = {Path(source).name: source for source in chapter_sources(ROOT)}  # deck name -> page
 DECKS = list(CHAPTERS)
-REPORT: dict = {"pages": {}, "decks": {}, "lectures": {}, "explorers": [], "blocked_requests": []}
+REPORT: dict = {"pages": {}, "decks": {}, "lectures": {}, "explorers": [], "live": [], "blocked_requests": []}
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -120,7 +124,7 @@ class Visit:
     """One page in a fresh browser context, with everything it asked for and everything it complained about."""
 
     def __init__(self, browser, base: str, path: str):
-        self.base, self.external, self.failed, self.errors = base, [], [], []
+        self.base, self.external, self.failed, self.errors, self.requested = base, [], [], [], []
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.route("**/*", self._route)
         self.page = self.context.new_page()
@@ -128,6 +132,7 @@ class Visit:
         self.page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
         self.page.on("response", lambda r: self.failed.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         self.page.on("requestfailed", self._request_failed)
+        self.page.on("request", lambda r: self.requested.append(r.url))
         self.page.goto(base + path, wait_until="load")
 
     def _route(self, route):
@@ -157,7 +162,7 @@ def _settle(page) -> None:
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise.then(() => true) : true")
     page.wait_for_function("""() => {
         const views = document.querySelectorAll('script[type="application/vnd.jupyter.widget-view+json"]');
-        for (const v of views) if (!v.parentElement.querySelector('.jupyter-widgets')) return false;
+        for (const v of views) if (!v.parentElement.querySelector('.jupyter-widgets, .genmodels-explorer')) return false;
         return Array.from(document.images).every(i => i.complete);
     }""", timeout=60_000)
 
@@ -168,7 +173,7 @@ MATH_STATE = r"""() => ({
     unrendered: Array.from(document.querySelectorAll('.math')).filter(m => !m.querySelector('mjx-container'))
                      .map(m => m.textContent.slice(0, 60)).slice(0, 5),
     stray_tex: (() => {  // "$", "\(" or "\[" left in the text outside code: math that the Markdown parser broke
-        const found = [], skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .jupyter-widgets';
+        const found = [], skip = 'pre, code, script, style, textarea, mjx-container, .highlight, .jupyter-widgets, .genmodels-explorer';
         const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
         for (let node = walker.nextNode(); node; node = walker.nextNode()) {
             if (/\$|\\\(|\\\[/.test(node.textContent) && !node.parentElement.closest(skip)) {
@@ -257,6 +262,119 @@ def _check_explorers(page, where: str, show=None) -> int:
     return len(roots)
 
 
+# ----------------------------------------------------------------------------- live explorers (ONNX in the page)
+LIVE_CODE = ("onnxruntime-web/", "anywidget/", "/explorers/")  # what only a page with a live explorer may load
+MAX_PIXEL_ERROR = 1e-4       # the page's picture against PyTorch's, per pixel (pixel means in [0, 1])
+MAX_MEDIAN_MS = 16.0         # one decode plus draw: 60 frames per second while dragging
+
+
+def _wait_for_change(root, before: str, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.picture(); }") == before:
+        assert time.monotonic() < deadline, f"{what} did not change the decoded picture"
+        time.sleep(0.05)
+
+
+def _check_live_explorer(page, root, where: str) -> dict:
+    """Agreement with PyTorch, keyboard, mouse, text alternative and timing of one live explorer."""
+    root.evaluate("(el) => el.explorer.ready")
+    name = root.evaluate("(el) => el.explorer.decoderFile")
+    check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
+    assert name and check_file.is_file(), f"{where}: no check points {check_file} for the explorer's model {name!r}"
+    check = json.loads(check_file.read_text())
+    got = root.evaluate("(el, points) => el.explorer.decode(points)", check["points"])
+    expected = [v for row in check["pixels"] for v in row]
+    assert len(got) == len(expected), f"{where}: {len(got)} pixels from the page for {len(expected)} expected"
+    error = max(abs(a - b) for a, b in zip(got, expected))
+    assert error <= MAX_PIXEL_ERROR, f"{where}: the page's decoder differs from PyTorch's by {error:.2e}"
+
+    plane = root.locator("canvas[role=slider]")
+    lim = root.evaluate("(el) => el.explorer.lim")
+    caption, label = root.locator("p").first.inner_text(), plane.get_attribute("aria-label")
+    assert "arrow keys" in caption and label, f"{where}: no text alternative ({caption!r}, {label!r})"
+    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    before, start = root.evaluate("(el) => el.explorer.picture()"), root.evaluate("(el) => el.explorer.point()")
+    plane.focus()
+    page.keyboard.press("ArrowRight")
+    _wait_for_change(root, before, f"{where}: ArrowRight")
+    moved = root.evaluate("(el) => el.explorer.point()")
+    assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: the arrow key also changed the slide"
+    assert "z = (" in root.inner_text(), f"{where}: the point is not read out as text"
+
+    box = plane.bounding_box()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.wait_for_timeout(50)
+    before = root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.picture(); }")
+    page.mouse.move(x + 3, y, steps=3)  # a few pixels: far less than the old grid's step (1/10 of the plane)
+    page.mouse.up()
+    _wait_for_change(root, before, f"{where}: a 3-pixel drag")
+    dragged = root.evaluate("(el) => el.explorer.point()")
+    expected_z1 = ((x + 3 - box["x"]) / box["width"] * 2 - 1) * lim
+    assert abs(dragged[0] - expected_z1) < 0.02 * lim, f"{where}: dragged to z_1 {dragged[0]}, expected {expected_z1}"
+
+    drawing = _check_drawing(page, root, where, check)
+    times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
+    median = _median(times)
+    assert median <= MAX_MEDIAN_MS, f"{where}: median decode + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
+    return {"where": where, "explorer": root.get_attribute("data-explorer"), "max_pixel_error": error,
+            "median_ms": round(median, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
+            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)"],
+            "drawing": drawing}
+
+
+def _encoding(root):
+    return root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.encoding(); }")
+
+
+def _check_drawing(page, root, where: str, check: dict) -> dict:
+    """The encoder agrees with PyTorch; a stroke drawn with the mouse, or with the keyboard, is encoded."""
+    got = root.evaluate("(el, digits) => el.explorer.encode(digits)", check["digits"])
+    error = max(abs(a - b) for key in ("mu", "logvar") for mine, theirs in zip(got[key], check[key])
+                for a, b in zip(mine, theirs))
+    assert error <= MAX_PIXEL_ERROR, f"{where}: the page's encoder differs from PyTorch's by {error:.2e}"
+    pad = root.locator("canvas[role=application]")
+    box = pad.bounding_box()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.8, steps=8)  # a "1"
+    page.mouse.up()
+    drawn = _encoding(root)
+    ink = root.evaluate("(el) => el.explorer.ink()")
+    assert drawn and sum(ink) > 10, f"{where}: a stroke on the pad was not encoded ({drawn}, ink {sum(ink):.1f})"
+    again = root.evaluate("(el, ink) => el.explorer.encode([ink])", ink)
+    assert max(abs(a - b) for a, b in zip(again["mu"][0], drawn["mu"])) < 1e-6, f"{where}: {again} vs {drawn}"
+    lim = root.evaluate("(el) => el.explorer.lim")
+    on_plane = [max(-lim, min(lim, v)) for v in drawn["mu"]]                # the point stays on the plane
+    assert root.evaluate("(el) => el.explorer.point()") == on_plane, f"{where}: the plane's point is not mu"
+    assert all(s > 0 for s in drawn["sigma"]) and "encoded at mu" in root.inner_text(), f"{where}: {drawn}"
+    pad.focus()
+    page.keyboard.press("Delete")
+    assert _encoding(root) is None and not any(root.evaluate("(el) => el.explorer.ink()")), f"{where}: not cleared"
+    page.keyboard.press("Space")                      # the keyboard pen: down, then four pixels down the pad
+    for _ in range(4):
+        page.keyboard.press("ArrowDown")
+    assert _encoding(root), f"{where}: a stroke drawn from the keyboard was not encoded"
+    return {"encoder_error": error, "mu": [round(v, 2) for v in drawn["mu"]],
+            "sigma": [round(v, 2) for v in drawn["sigma"]]}
+
+
+def _check_live_explorers(visit, where: str, show=None) -> int:
+    """Every live explorer on the page; a page without one must not have loaded their code."""
+    roots = visit.page.locator(".genmodels-explorer").all()
+    for root in roots:
+        if show:
+            show(root)
+        REPORT["live"].append(_check_live_explorer(visit.page, root, where))
+    if not roots:
+        loaded = [u for u in visit.requested if any(code in u for code in LIVE_CODE)]
+        assert not loaded, f"{where} has no live explorer but loaded their code: {loaded[:3]}"
+    return len(roots)
+
+
 # ----------------------------------------------------------------------------- tests
 def test_no_cdn_in_built_html():
     """No <script src> or stylesheet <link> in the built HTML points outside the build."""
@@ -282,6 +400,7 @@ def test_book_page(server, browser, page):
         views = visit.page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count()
         counts["widgets"] = views
         counts["explorers"] = _check_explorers(visit.page, f"html/{page}.html")
+        counts["live"] = _check_live_explorers(visit, f"html/{page}.html")
         REPORT["pages"][page] = counts
     finally:
         visit.close()
@@ -304,7 +423,8 @@ def test_deck(server, browser, deck):
                                 root.element_handle())
             visit.page.wait_for_timeout(300)
 
-        counts.update(state, explorers=_check_explorers(visit.page, f"slides/{deck}.html", show))
+        counts.update(state, explorers=_check_explorers(visit.page, f"slides/{deck}.html", show),
+                      live=_check_live_explorers(visit, f"slides/{deck}.html", show))
         REPORT["decks"][deck] = counts
     finally:
         visit.close()
@@ -328,8 +448,9 @@ MEASURE_SLIDES = r"""() => {
         }
         const visible = slide.cloneNode(true);
         // words of text: not the notes, formulas, explorers' labels or code (code is counted on its own)
-        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, pre').forEach(e => e.remove());
-        const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets'))
+        visible.querySelectorAll('aside, mjx-container, script, style, .jupyter-widgets, .genmodels-explorer, pre')
+            .forEach(e => e.remove());
+        const pictures = Array.from(slide.querySelectorAll('img, canvas, svg, .jupyter-widgets, .genmodels-explorer'))
             .filter(e => !e.closest('aside, mjx-container') && e.getBoundingClientRect().width > 40);
         const figures = Array.from(slide.querySelectorAll('img'))
             .filter(e => !e.closest('aside, mjx-container, .jupyter-widgets'));
@@ -343,7 +464,7 @@ MEASURE_SLIDES = r"""() => {
             words: (visible.textContent.match(/[A-Za-z0-9][\w'’.,-]*/g) || []).length,
             code: code.length > 0,
             picture: pictures.length > 0,
-            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .deck-title-mark') && !code.length
+            lone_figure: fig && !slide.querySelector('.jupyter-widgets, .genmodels-explorer, .deck-title-mark') && !code.length
                 ? Math.round(100 * Math.max(fig.width / scale / W, fig.height / scale / H)) : null,
         });
     }
@@ -409,6 +530,8 @@ def test_explorers_found():
     moves = [m for e in REPORT["explorers"] for m in e["moves"]]
     assert any(m.startswith("slider") for m in moves), f"no slider explorer was moved: {REPORT['explorers']}"
     assert any(m.startswith("toggle") for m in moves), f"no toggle-button explorer was moved: {REPORT['explorers']}"
+    live = {e["where"].split("/")[0] for e in REPORT["live"]}
+    assert live == {"html", "slides"}, f"live explorers checked in the book and the decks, found in {live or 'none'}"
 
 
 def test_report():

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from .myst import load_citations
 from .plan import plan_slides
+from ..npm import EXPLORERS_DEST
 from .vendor import DEFAULT_DEST, vendor_assets
 
 __all__ = ["chapter_sources", "executed_notebook", "exporter", "build_slides", "main"]
@@ -131,6 +132,10 @@ def build_slides(root: str | Path = ".", out: str | Path | None = None, *, pdf: 
     out.mkdir(parents=True, exist_ok=True)
     shutil.rmtree(out / "vendor", ignore_errors=True)
     shutil.copytree(vendor, out / "vendor", ignore=shutil.ignore_patterns(".npm-package.json"))
+    explorers = root / EXPLORERS_DEST   # the live explorers' networks, written by the book build
+    shutil.rmtree(out / "explorers", ignore_errors=True)
+    if explorers.is_dir():
+        shutil.copytree(explorers, out / "explorers")
     for name in DECK_FILES:
         (out / name).write_bytes((ASSETS / name).read_bytes())
     citations, slides, decks, written = load_citations(root), exporter(), [], []

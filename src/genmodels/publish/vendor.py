@@ -1,8 +1,8 @@
 """Fetch the JavaScript that the offline book and slides need from the npm registry, at build time.
 
-The published book and the lecture slides load MathJax, require.js, the Jupyter widget manager and
-reveal.js from the build folder, never from a CDN, so they work with no network. This module downloads
-those packages once, checks each tarball against the sha512 pinned below (npm's ``dist.integrity``), and
+The published book and the lecture slides load MathJax, require.js, the Jupyter widget manager, reveal.js,
+anywidget and onnxruntime-web (the live explorers) from the build folder, never from a CDN, so they work with
+no network. This module downloads those packages once, checks each tarball against the sha512 pinned below (npm's ``dist.integrity``), and
 unpacks the files the pages use into ``_build/assets/vendor/`` (not committed), next to a small script of
 ours, ``widgets-offline.js`` (package data in ``assets/``), that makes the widget manager find its fonts and work with MathJax 3::
 
@@ -17,43 +17,16 @@ there. :mod:`genmodels.publish.slides` copies it next to the decks (``_build/sli
 from __future__ import annotations
 
 import argparse
-import base64
-import dataclasses
-import fnmatch
-import hashlib
-import io
-import json
 import os
-import shutil
 import sys
-import tarfile
-import time
-import urllib.parse
-import urllib.request
 from importlib import resources
 from pathlib import Path
 
+from ..npm import ANYWIDGET, ONNXRUNTIME_WEB, VENDOR_DEST, NpmPackage, ensure
+
 __all__ = ["NpmPackage", "PACKAGES", "DEFAULT_DEST", "vendor_assets", "setup", "main"]
 
-DEFAULT_DEST = Path("_build") / "assets" / "vendor"
-STAMP = ".npm-package.json"
-
-
-@dataclasses.dataclass(frozen=True)
-class NpmPackage:
-    """One npm package: exact version, pinned tarball hash, and which of its files to keep."""
-
-    name: str
-    version: str
-    integrity: str                    # "sha512-<base64>", npm's dist.integrity of the tarball
-    folder: str                       # where it lands under the vendor folder
-    keep: tuple[str, ...]             # glob patterns, relative to the package root
-    drop: tuple[str, ...] = ()        # glob patterns removed from what `keep` selected
-
-    def wanted(self, relpath: str) -> bool:
-        return any(fnmatch.fnmatch(relpath, p) for p in self.keep) and not any(
-            fnmatch.fnmatch(relpath, p) for p in self.drop
-        )
+DEFAULT_DEST = VENDOR_DEST
 
 
 PACKAGES: tuple[NpmPackage, ...] = (
@@ -81,67 +54,14 @@ PACKAGES: tuple[NpmPackage, ...] = (
         "sha512-r7//6mIM5p34hFiDMvYfXgyjXqGRta+/psd9YtytsgRlrpRzFv4RbH76TXd2qD+7ZPZEbpBDhdRhJaFgfQ7zNQ==",
         "reveal.js", keep=("LICENSE", "dist/*", "plugin/notes/*"), drop=("*.map", "*.esm.js"),
     ),
+    ANYWIDGET,         # the live explorers' front end in the static book and decks (genmodels.npm)
+    ONNXRUNTIME_WEB,   # runs their networks in the page
 )
 
 
 # Loaded before the widget manager, in the book (nb_ipywidgets_js) and in the slides: a package data file.
 WIDGETS_SHIM_NAME = "widgets-offline.js"
 WIDGETS_SHIM = (resources.files(__package__) / "assets" / WIDGETS_SHIM_NAME).read_text(encoding="utf-8")
-
-
-def _registry() -> str:
-    """The npm registry: ``$npm_config_registry`` (as npm reads it) or the public one."""
-    url = os.environ.get("npm_config_registry") or os.environ.get("NPM_CONFIG_REGISTRY") or "https://registry.npmjs.org/"
-    return url if url.endswith("/") else url + "/"
-
-
-def _get(url: str, attempts: int = 3, timeout: float = 60) -> bytes:
-    for attempt in range(1, attempts + 1):
-        try:
-            with urllib.request.urlopen(url, timeout=timeout) as response:
-                return response.read()
-        except OSError as error:  # URLError, timeouts, resets
-            if attempt == attempts:
-                raise RuntimeError(f"could not download {url} ({error}); the offline assets come from the npm "
-                                   "registry at build time: check the network or set npm_config_registry") from error
-            time.sleep(2 * attempt)
-    raise AssertionError("unreachable")
-
-
-def _sri(data: bytes) -> str:
-    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
-
-
-def _fetch_tarball(package: NpmPackage) -> bytes:
-    """Download the package's tarball and check it against the pinned integrity."""
-    quoted = urllib.parse.quote(package.name, safe="@")  # "@jupyter-widgets%2Fhtml-manager"
-    metadata = json.loads(_get(f"{_registry()}{quoted}/{package.version}"))
-    dist = metadata["dist"]
-    if dist.get("integrity") != package.integrity:
-        raise RuntimeError(f"{package.name}@{package.version}: the registry announces integrity "
-                           f"{dist.get('integrity')}, pinned is {package.integrity}")
-    data = _get(dist["tarball"])
-    if _sri(data) != package.integrity:
-        raise RuntimeError(f"{package.name}@{package.version}: downloaded tarball does not match its sha512")
-    return data
-
-
-def _extract(package: NpmPackage, data: bytes, target: Path) -> int:
-    """Unpack the wanted regular files of an npm tarball (root folder ``package/``); returns the file count."""
-    count = 0
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as archive:
-        for member in archive.getmembers():
-            parts = member.name.split("/")
-            if not member.isfile() or len(parts) < 2 or ".." in parts or member.name.startswith("/"):
-                continue
-            relpath = "/".join(parts[1:])  # drop the tarball's top folder ("package")
-            if not package.wanted(relpath):
-                continue
-            out = target / relpath
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_bytes(archive.extractfile(member).read())
-            count += 1
-    return count
 
 
 def vendor_assets(dest: str | os.PathLike = DEFAULT_DEST, *, quiet: bool = False) -> dict[str, int]:
@@ -151,26 +71,7 @@ def vendor_assets(dest: str | os.PathLike = DEFAULT_DEST, *, quiet: bool = False
     build downloads nothing.
     """
     dest = Path(dest)
-    downloaded: dict[str, int] = {}
-    for package in PACKAGES:
-        target = dest / package.folder
-        stamp = {"name": package.name, "version": package.version, "integrity": package.integrity}
-        try:
-            if json.loads((target / STAMP).read_text()) == stamp:
-                continue
-        except (OSError, ValueError):
-            pass
-        data = _fetch_tarball(package)
-        partial = target.with_name(target.name + ".partial")
-        shutil.rmtree(partial, ignore_errors=True)
-        count = _extract(package, data, partial)
-        (partial / STAMP).write_text(json.dumps(stamp, indent=1) + "\n")
-        shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
-        downloaded[package.name] = len(data)
-        if not quiet:
-            print(f"vendored {package.name}@{package.version}: {len(data) / 1e6:.1f} MB download, "
-                  f"{count} files -> {target}")
+    downloaded = ensure(PACKAGES, dest, quiet=quiet)
     shim = dest / WIDGETS_SHIM_NAME
     if not shim.is_file() or shim.read_text() != WIDGETS_SHIM:
         shim.write_text(WIDGETS_SHIM)

@@ -1,0 +1,368 @@
+// The live 2-D latent plane (chapter 3): anywidget front end of genmodels.explorers.LatentPlane.
+// The same module runs in Jupyter (the networks and onnxruntime-web come from the kernel) and in the static
+// book and decks (they come from the vendor folder that widgets-offline.js announces): no kernel, no network.
+
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+                 "#bcbd22", "#17becf"];  // matplotlib's tab10, as plot_latent_scatter colours the digits
+const SIZE = 300;        // the plane, CSS pixels
+const DIGIT_SCALE = 5;   // the 28 x 28 digits (decoded, drawn by hand), shown 140 x 140
+const BRUSH = 1.0;       // the pen: a Gaussian of this width (pixels) and gain 1.5, about MNIST's 3-pixel strokes
+
+function bytesOf(view) {  // a kernel buffer (DataView or ArrayBuffer) as Uint8Array
+  return view instanceof ArrayBuffer ? new Uint8Array(view) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+}
+
+function blobUrl(view, type) {
+  return URL.createObjectURL(new Blob([bytesOf(view)], {type}));
+}
+
+// onnxruntime-web, once per page; `wasm` is the URL of its WebAssembly.
+function loadRuntime(moduleUrl, wasm) {
+  if (!globalThis.__genmodels_ort__) {
+    globalThis.__genmodels_ort__ = import(/* webpackIgnore: true */ moduleUrl).then((ort) => {
+      ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer needed: works on any static host
+      ort.env.wasm.proxy = false;
+      ort.env.wasm.wasmPaths = {wasm};
+      return ort;
+    });
+  }
+  return globalThis.__genmodels_ort__;
+}
+
+function askKernel(model) {  // Jupyter: [decoder, encoder, ort module, ort wasm] as binary buffers
+  return new Promise((resolve) => {
+    const answer = (message, buffers) => {
+      if (message && message.kind === "assets") {
+        model.off("msg:custom", answer);
+        resolve(buffers);
+      }
+    };
+    model.on("msg:custom", answer);
+    model.send({kind: "assets"});
+  });
+}
+
+// {ort, decoder, encoder()}: the decoder session at once, the encoder's only when first asked for.
+async function loadNetworks(model) {
+  const vendor = globalThis.__genmodels_vendor__;
+  const options = {executionProviders: ["wasm"], graphOptimizationLevel: "all"};
+  if (vendor && model.get("decoder_file")) {  // the built book or a deck
+    const dist = vendor + "onnxruntime-web/dist/";
+    const ort = await loadRuntime(dist + "ort.wasm.bundle.min.mjs", dist + "ort-wasm-simd-threaded.wasm");
+    const session = async (file) => {
+      const response = await fetch(new URL("../explorers/" + file, vendor));
+      if (!response.ok) throw new Error(`explorer model ${file}: HTTP ${response.status}`);
+      return ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()), options);
+    };
+    let encoder = null;
+    return {ort, decoder: await session(model.get("decoder_file")),
+            encoder: () => (encoder = encoder || session(model.get("encoder_file")))};
+  }
+  const [decoder, encoder, ortModule, wasm] = await askKernel(model);
+  const ort = await loadRuntime(blobUrl(ortModule, "text/javascript"), blobUrl(wasm, "application/wasm"));
+  const encoderSession = ort.InferenceSession.create(bytesOf(encoder), options);
+  return {ort, decoder: await ort.InferenceSession.create(bytesOf(decoder), options), encoder: () => encoderSession};
+}
+
+function element(tag, style, attributes = {}) {
+  const node = document.createElement(tag);
+  Object.assign(node.style, style);
+  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
+  return node;
+}
+
+// The drawing pad: 28 x 28 ink in [0, 1] (MNIST's convention: 1 = stroke), by mouse, finger or keyboard.
+function makePad(onInk) {
+  const box = element("div", {});
+  const title = element("p", {margin: "0 0 4px 0"});
+  title.textContent = "draw a digit:";
+  const pad = element("canvas", {width: `${28 * DIGIT_SCALE}px`, height: `${28 * DIGIT_SCALE}px`,
+                                 imageRendering: "pixelated", border: "1px solid #bbb", cursor: "crosshair",
+                                 touchAction: "none", display: "block", outlineOffset: "2px"},
+                      {tabindex: "0", role: "application", "aria-roledescription": "drawing pad",
+                       "aria-label": "draw a digit: drag with the mouse or finger; or arrow keys move the pen, " +
+                                     "space lifts or lowers it, Delete clears"});
+  pad.width = pad.height = 28;
+  const clear = element("button", {marginTop: "4px"}, {type: "button"});
+  clear.textContent = "clear";
+  box.append(title, pad, clear);
+  const ink = new Float32Array(784), context = pad.getContext("2d"), image = context.createImageData(28, 28);
+  let last = null, pen = [14, 8], penDown = false;
+
+  function stamp(x, y) {  // x, y in pixel units (0-28)
+    for (let r = Math.max(0, Math.floor(y - 3)); r < Math.min(28, Math.ceil(y + 3)); r++) {
+      for (let c = Math.max(0, Math.floor(x - 3)); c < Math.min(28, Math.ceil(x + 3)); c++) {
+        const d2 = (c + 0.5 - x) ** 2 + (r + 0.5 - y) ** 2;
+        ink[28 * r + c] = Math.max(ink[28 * r + c], Math.min(1, 1.5 * Math.exp(-d2 / (2 * BRUSH * BRUSH))));
+      }
+    }
+  }
+  function strokeTo(point) {
+    const from = last || point, steps = Math.max(1, Math.ceil(Math.hypot(point[0] - from[0], point[1] - from[1]) / 0.25));
+    for (let i = 1; i <= steps; i++) stamp(from[0] + (point[0] - from[0]) * i / steps, from[1] + (point[1] - from[1]) * i / steps);
+    last = point;
+    show();
+    onInk(ink);
+  }
+  function show() {
+    for (let i = 0; i < 784; i++) {
+      const grey = Math.round((1 - ink[i]) * 255);
+      image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = grey;
+      image.data[4 * i + 3] = 255;
+    }
+    context.putImageData(image, 0, 0);
+    if (document.activeElement === pad) {  // the keyboard pen
+      context.strokeStyle = penDown ? "#d62728" : "#1f77b4";
+      context.lineWidth = 0.3;
+      context.strokeRect(Math.floor(pen[0]) + 0.15, Math.floor(pen[1]) + 0.15, 0.7, 0.7);
+    }
+  }
+  const fromEvent = (event) => {
+    const r = pad.getBoundingClientRect();
+    return [(event.clientX - r.left) / r.width * 28, (event.clientY - r.top) / r.height * 28];
+  };
+  pad.addEventListener("pointerdown", (event) => {
+    pad.setPointerCapture(event.pointerId);
+    last = null;
+    strokeTo(fromEvent(event));
+  });
+  pad.addEventListener("pointermove", (event) => {
+    if (pad.hasPointerCapture(event.pointerId)) strokeTo(fromEvent(event));
+  });
+  pad.addEventListener("keydown", (event) => {
+    const moves = {ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1]};
+    if (event.key in moves) {
+      pen = [Math.min(27.5, Math.max(0.5, pen[0] + moves[event.key][0])), Math.min(27.5, Math.max(0.5, pen[1] + moves[event.key][1]))];
+      if (penDown) strokeTo(pen); else show();
+    } else if (event.key === " ") {
+      penDown = !penDown;
+      last = null;
+      if (penDown) strokeTo(pen); else show();
+    } else if (event.key === "Delete" || event.key === "Backspace") {
+      clear.click();
+    } else {
+      return;
+    }
+    event.preventDefault();
+    event.stopPropagation();  // not the page's scrolling, nor reveal.js's next slide
+  });
+  pad.addEventListener("focus", show);
+  pad.addEventListener("blur", show);
+  clear.addEventListener("click", () => {
+    ink.fill(0);
+    last = null;
+    show();
+    onInk(null);
+  });
+  show();
+  return {box, ink};
+}
+
+function render({model, el}) {
+  const lim = model.get("lim"), codes = model.get("codes"), labels = model.get("labels");
+  const root = element("div", {display: "flex", flexWrap: "wrap", gap: "16px", alignItems: "flex-start",
+                               fontFamily: "sans-serif", fontSize: "14px", color: "#222"});
+  root.className = "genmodels-explorer";
+  root.dataset.explorer = "latent-plane";
+  const caption = element("p", {flexBasis: "100%", margin: "0"});
+  caption.id = `latent-plane-caption-${Math.random().toString(36).slice(2)}`;
+  caption.textContent = model.get("caption");
+  const plane = element("canvas", {width: `${SIZE}px`, height: `${SIZE}px`, cursor: "crosshair",
+                                   touchAction: "none", border: "1px solid #bbb", outlineOffset: "2px"},
+                        {tabindex: "0", role: "slider", "aria-roledescription": "2-D latent point",
+                         "aria-label": "point z in the latent plane (arrow keys move it)",
+                         "aria-describedby": caption.id});
+  const ratio = globalThis.devicePixelRatio || 1;
+  plane.width = plane.height = Math.round(SIZE * ratio);
+  const digit = element("canvas", {width: `${28 * DIGIT_SCALE}px`, height: `${28 * DIGIT_SCALE}px`,
+                                   imageRendering: "pixelated", border: "1px solid #bbb"}, {role: "img"});
+  digit.width = digit.height = 28;
+  const status = element("p", {margin: "4px 0 0 0", maxWidth: "220px"}, {"aria-live": "polite"});
+  const legend = element("p", {margin: "4px 0 0 0"});
+  legend.innerHTML = COLOURS.map((c, k) => `<span style="color:${c}">&#9679;</span>${k}`).join(" ");
+  const side = element("div", {});
+  side.append(digit, status, legend);
+  const drawn = makePad((ink) => encodeLater(ink));
+  root.append(caption, plane, side, drawn.box);
+  el.append(root);
+
+  // the scatter, drawn once; each move redraws it from this copy plus the point
+  const scatter = element("canvas", {});
+  scatter.width = scatter.height = plane.width;
+  const toPixel = (z) => [(z[0] + lim) / (2 * lim) * plane.width, (lim - z[1]) / (2 * lim) * plane.height];
+  const g = scatter.getContext("2d");
+  g.fillStyle = "#fff";
+  g.fillRect(0, 0, scatter.width, scatter.height);
+  g.strokeStyle = "#ddd";
+  g.beginPath();
+  g.moveTo(scatter.width / 2, 0); g.lineTo(scatter.width / 2, scatter.height);
+  g.moveTo(0, scatter.height / 2); g.lineTo(scatter.width, scatter.height / 2);
+  g.stroke();
+  g.globalAlpha = 0.7;
+  codes.forEach((code, i) => {
+    const [x, y] = toPixel(code);
+    g.fillStyle = COLOURS[labels[i] % 10];
+    g.beginPath(); g.arc(x, y, 2.2 * ratio, 0, 2 * Math.PI); g.fill();
+  });
+
+  let networks = null, z = model.get("z").slice(), pending = null, busy = false;
+  let encoding = null, inkPending = undefined, encoding_busy = false;  // the drawn digit's {mu, sigma}
+  const planeContext = plane.getContext("2d"), digitContext = digit.getContext("2d");
+  const picture = digitContext.createImageData(28, 28);
+
+  async function decode(points) {  // points [[z_1, z_2], ...] -> Float32Array (M * 784) of pixel means
+    const {ort, decoder} = networks;
+    const input = new ort.Tensor("float32", Float32Array.from(points.flat()), [points.length, 2]);
+    return (await decoder.run({z: input})).x.data;
+  }
+
+  async function encode(digits) {  // digits [[784 pixels], ...] -> {mu, logvar}, each [[z_1, z_2], ...]
+    const {ort} = networks, encoder = await networks.encoder();
+    const input = new ort.Tensor("float32", Float32Array.from(digits.flat()), [digits.length, 784]);
+    const out = await encoder.run({x: input}), pairs = (a) => Array.from({length: digits.length}, (_, i) => [a[2 * i], a[2 * i + 1]]);
+    return {mu: pairs(out.mu.data), logvar: pairs(out.logvar.data)};
+  }
+
+  async function encodeLater(ink) {  // the latest ink wins, as for the point
+    inkPending = ink ? Array.from(ink) : null;
+    if (encoding_busy || !networks) return;
+    encoding_busy = true;
+    while (inkPending !== undefined) {
+      const next = inkPending;
+      inkPending = undefined;
+      if (next === null) {
+        encoding = null;
+        await moveTo(z);
+        continue;
+      }
+      const {mu, logvar} = await encode([next]);
+      encoding = {mu: mu[0], sigma: logvar[0].map((v) => Math.exp(0.5 * v))};
+      await moveTo(encoding.mu);  // the reconstruction: the decoder at the drawn digit's mean
+    }
+    encoding_busy = false;
+  }
+
+  function nearestLabel(point) {
+    let best = 0, distance = Infinity;
+    codes.forEach((code, i) => {
+      const d = (code[0] - point[0]) ** 2 + (code[1] - point[1]) ** 2;
+      if (d < distance) { distance = d; best = i; }
+    });
+    return labels[best];
+  }
+
+  function draw(point, pixels) {
+    for (let i = 0; i < 784; i++) {
+      const grey = Math.round((1 - pixels[i]) * 255);  // dark ink on white, like plot_digits
+      picture.data[4 * i] = picture.data[4 * i + 1] = picture.data[4 * i + 2] = grey;
+      picture.data[4 * i + 3] = 255;
+    }
+    digitContext.putImageData(picture, 0, 0);
+    planeContext.drawImage(scatter, 0, 0);
+    const [x, y] = toPixel(point);
+    planeContext.lineWidth = 2 * ratio;
+    planeContext.strokeStyle = "#000";
+    planeContext.beginPath(); planeContext.arc(x, y, 7 * ratio, 0, 2 * Math.PI); planeContext.stroke();
+    if (encoding) {  // the drawn digit: q(z|x) as the ellipse mu +- sigma (dashed) and 2 sigma (dotted)
+      const [mx, my] = toPixel(encoding.mu), sx = encoding.sigma[0] / (2 * lim) * plane.width,
+            sy = encoding.sigma[1] / (2 * lim) * plane.height;
+      planeContext.strokeStyle = "#d62728";
+      for (const [k, dash] of [[1, [6, 4]], [2, [2, 4]]]) {
+        planeContext.setLineDash(dash.map((d) => d * ratio));
+        planeContext.beginPath(); planeContext.ellipse(mx, my, k * sx, k * sy, 0, 0, 2 * Math.PI); planeContext.stroke();
+      }
+      planeContext.setLineDash([]);
+    }
+    const where = `z = (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`;
+    plane.setAttribute("aria-valuetext", where);
+    digit.setAttribute("aria-label", `the digit decoded at ${where}`);
+    status.textContent = `${where}: the decoded digit. The nearest test code is a ${nearestLabel(point)}.` +
+      (encoding ? ` Your drawing is encoded at mu = (${encoding.mu.map((v) => v.toFixed(2)).join(", ")}), ` +
+                  `sigma = (${encoding.sigma.map((v) => v.toFixed(2)).join(", ")}) (red ellipses: 1 and 2 sigma); ` +
+                  "the digit shown is its reconstruction." : "");
+  }
+
+  async function show(point) {  // one decode plus draw
+    draw(point, await decode([point]));
+  }
+
+  async function moveTo(point) {  // the latest point wins; decodes never pile up while dragging
+    z = point.map((v) => Math.max(-lim, Math.min(lim, v)));
+    pending = z;
+    if (busy || !networks) return;
+    busy = true;
+    while (pending) {
+      const next = pending;
+      pending = null;
+      await show(next);
+    }
+    busy = false;
+  }
+
+  function save() {
+    model.set("z", z.slice());
+    model.save_changes();
+  }
+
+  function fromEvent(event) {
+    const box = plane.getBoundingClientRect();
+    return [((event.clientX - box.left) / box.width * 2 - 1) * lim, (1 - (event.clientY - box.top) / box.height * 2) * lim];
+  }
+
+  plane.addEventListener("pointerdown", (event) => {
+    plane.setPointerCapture(event.pointerId);
+    plane.focus();
+    moveTo(fromEvent(event));
+  });
+  plane.addEventListener("pointermove", (event) => {
+    if (plane.hasPointerCapture(event.pointerId)) moveTo(fromEvent(event));
+  });
+  plane.addEventListener("pointerup", save);
+  plane.addEventListener("keydown", (event) => {
+    const step = (event.shiftKey ? 0.2 : 0.04) * lim;
+    const moves = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, step], ArrowDown: [0, -step]};
+    if (!(event.key in moves)) return;
+    event.preventDefault();
+    event.stopPropagation();  // not the page's scrolling, nor reveal.js's next slide
+    moveTo([z[0] + moves[event.key][0], z[1] + moves[event.key][1]]);
+  });
+  plane.addEventListener("keyup", save);
+
+  status.textContent = "loading the decoder...";
+  const ready = loadNetworks(model).then(async (loaded) => {
+    networks = loaded;
+    await show(z);
+  }).catch((error) => {
+    status.textContent = `the live explorer could not start: ${error}`;
+    console.error("latent plane explorer:", error);
+    throw error;
+  });
+
+  // for the browser test: decode fixed points, move, and time one decode plus draw
+  root.explorer = {
+    ready,
+    decoderFile: model.get("decoder_file"),
+    lim,
+    decode: async (points) => Array.from(await decode(points)),
+    encode,
+    encoding: () => encoding && {mu: encoding.mu.slice(), sigma: encoding.sigma.slice()},
+    ink: () => Array.from(drawn.ink),
+    picture: () => Array.from(digitContext.getImageData(0, 0, 28, 28).data).join(","),
+    point: () => z.slice(),
+    settled: async () => { while (busy || encoding_busy) await new Promise((r) => setTimeout(r, 5)); },
+    timeDecodeDraw: async (repeats) => {
+      const times = [];
+      for (let i = 0; i < repeats; i++) {
+        const point = [Math.cos(i) * lim * 0.8, Math.sin(1.7 * i) * lim * 0.8];
+        const start = performance.now();
+        await show(point);
+        times.push(performance.now() - start);
+      }
+      await show(z);
+      return times;
+    },
+  };
+  return () => root.remove();
+}
+
+export default {render};
