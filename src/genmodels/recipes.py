@@ -80,7 +80,7 @@ IMAGE_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3,
 # Differences, stated in chapter 4: batches of 64 (paper: 128), two layers per network (paper: four, for 64 x 64
 # images), a sigmoid output for pixels in [0, 1] (paper: tanh for [-1, 1]), PyTorch's default initialization.
 DCGAN_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)})
-DCGAN_DIGITS = {"latent_dim": 64, "channels": 32, "d_batch_norm": True}  # DCGANConfig(**DCGAN_DIGITS)
+DCGAN_DIGITS = {"latent_dim": 64, "channels": 16, "d_batch_norm": True}  # DCGANConfig(**DCGAN_DIGITS)
 
 # Chapter 11: the image recipe with batches of 32: the style layers cost about six times the DCGAN generator
 # per image, and on a CPU more steps of smaller batches go further.
