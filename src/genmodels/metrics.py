@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .knn_metrics import Memorization, PrecisionRecall, memorization, precision_recall
 from .losses import bernoulli_log_likelihood, negative_elbo
 
 __all__ = [
@@ -16,6 +17,7 @@ __all__ = [
     "active_units",
     # GANs (chapters 4-5)
     "ModeCoverage", "mode_coverage", "frechet_distance", "classifier_frechet_distance",
+    "PrecisionRecall", "precision_recall", "Memorization", "memorization",  # in genmodels.knn_metrics
     # anomaly detection (chapter 6)
     "bounds_per_example", "auroc",
 ]

@@ -22,6 +22,8 @@ __all__ = [
     "CLASSIFIER_RECIPE",
     "VAE_RECIPE",
     "IMAGE_RECIPE",
+    "DCGAN_RECIPE",
+    "DCGAN_DIGITS",
     "STYLEGAN_RECIPE",
     "TRAJECTORY_RECIPE",
     "TOY_VAE_RECIPE",
@@ -73,6 +75,13 @@ VAE_RECIPE = Recipe(128, {"lr": 1e-3})
 # GANs on digits (chapter 4; chapter 8's AC-GAN too): batches of 64, Adam at 1e-3 with beta_1 = 0.5 for both
 # players, the learning rate decayed linearly to 0.
 IMAGE_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3, "decay_lr": True})
+
+# Chapter 4's DCGAN, at the paper's recipe (Radford et al., 2016): Adam at 2e-4 with beta_1 = 0.5 for both
+# players, constant rates, batch norm in both networks (`DCGAN_DIGITS`, the chapter's and the CLI's networks).
+# Differences, stated in chapter 4: batches of 64 (paper: 128), two layers per network (paper: four, for 64 x 64
+# images), a sigmoid output for pixels in [0, 1] (paper: tanh for [-1, 1]), PyTorch's default initialization.
+DCGAN_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 2e-4, "lr_d": 2e-4, "betas": (0.5, 0.999)})
+DCGAN_DIGITS = {"latent_dim": 64, "channels": 16, "d_batch_norm": True}  # DCGANConfig(**DCGAN_DIGITS)
 
 # Chapter 11: the image recipe with batches of 32: the style layers cost about six times the DCGAN generator
 # per image, and on a CPU more steps of smaller batches go further.

@@ -27,8 +27,8 @@ from .models import (
 from .diffusion_training import Diffusion, DiffusionConfig, diffusion_config, sample_diffusion, train_diffusion
 from .paired_training import train_paired
 from .recipes import (
-    BEST_TOY_METHOD, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE, TRAJECTORY_RECIPE, VAE_RECIPE,
-    Recipe, mode_spacing, toy_recipe,
+    BEST_TOY_METHOD, DCGAN_DIGITS, DCGAN_RECIPE, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE,
+    TRAJECTORY_RECIPE, VAE_RECIPE, Recipe, mode_spacing, toy_recipe,
 )
 from .trajectories import sample_junction
 from .training import History, fit
@@ -138,6 +138,7 @@ def _gan_train(model: GAN, data: str, x: torch.Tensor, y: torch.Tensor, num_step
         recipe = toy_recipe(BEST_TOY_METHOD, toy_distribution(data).modes)[1]
     else:
         recipe = STYLEGAN_RECIPE if isinstance(model, StyleGAN) else IMAGE_RECIPE
+        recipe = DCGAN_RECIPE if type(model.config) is DCGANConfig else recipe  # chapter 4's DCGAN: the paper's
     tensors = (x, y) if getattr(model, "conditional", False) else (x,)
     return train_gan(model.generator, model.discriminator, _batches(recipe, *tensors), num_steps,
                      latent_dim=model.config.latent_dim, desc="stylegan" if isinstance(model, StyleGAN) else "gan",
@@ -235,7 +236,8 @@ MODELS: dict[str, ModelSpec] = {
         GAN, MLPGANConfig, ("ring8", "grid25"), "cli.gan", _gan_train, _gan_sample, make_config=_toy_gan_config),
     "dcgan": ModelSpec(
         "DCGAN for 28x28 digits, small enough for a CPU (chapter 4)",
-        GAN, DCGANConfig, IMAGE_DATA, "cli.dcgan", _gan_train, _gan_sample),
+        GAN, DCGANConfig, IMAGE_DATA, "cli.dcgan", _gan_train, _gan_sample,
+        make_config=lambda data: DCGANConfig(**DCGAN_DIGITS)),
     "cgan": ModelSpec(
         "conditional DCGAN: label + noise -> digit; sample with --label (chapter 4)",
         GAN, CGANConfig, IMAGE_DATA, "cli.cgan", _gan_train, _gan_sample, conditional_on=IMAGE_DATA),

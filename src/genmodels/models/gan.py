@@ -102,10 +102,15 @@ class MLPDiscriminator(nn.Module):
 # ------------------------------------------------------------------------------ MNIST: DCGAN (28 x 28)
 @dataclass
 class DCGANConfig(Config):
-    """A DCGAN (Radford et al., 2016) cut down for 28 x 28 digits on a CPU: two (transposed) convolutions each."""
+    """A DCGAN (Radford et al., 2016) cut down for 28 x 28 digits on a CPU: two (transposed) convolutions each.
+
+    ``d_batch_norm`` puts batch norm in D's second convolution, as the paper does (not on D's input layer); it
+    is off by default so that D(x) of one image does not depend on its batch (chapter 5's gradient penalties).
+    """
 
     latent_dim: int = 64
     channels: int = 16  # width of the 14 x 14 layer; the 7 x 7 layer has twice as many
+    d_batch_norm: bool = False
 
 
 class DCGenerator(nn.Module):
@@ -129,10 +134,10 @@ class DCGenerator(nn.Module):
 
 
 class DCDiscriminator(nn.Module):
-    """D: x (B, 1, 28, 28) -> logits (B,); strided convolutions with LeakyReLU(0.2), no batch norm.
+    """D: x (B, 1, 28, 28) -> logits (B,); strided convolutions with LeakyReLU(0.2), batch norm only if asked.
 
-    No batch norm in D, so that D(x) of one image does not depend on the others in its batch (and so the
-    gradient penalties of chapter 5 are per-image).
+    Without batch norm (the default) D(x) of one image does not depend on the others in its batch, so the
+    gradient penalties of chapter 5 are per-image; ``config.d_batch_norm`` is the DCGAN paper's D (chapter 4).
     """
 
     def __init__(self, config: DCGANConfig | None = None, in_channels: int = 1):
@@ -141,7 +146,8 @@ class DCDiscriminator(nn.Module):
         ch = c.channels
         self.features = nn.Sequential(
             nn.Conv2d(in_channels, ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (B, ch, 14, 14)
-            nn.Conv2d(ch, 2 * ch, 4, stride=2, padding=1), nn.LeakyReLU(0.2),  # (B, 2ch, 7, 7)
+            nn.Conv2d(ch, 2 * ch, 4, stride=2, padding=1),  # (B, 2ch, 7, 7)
+            *([nn.BatchNorm2d(2 * ch)] if c.d_batch_norm else []), nn.LeakyReLU(0.2),
             nn.Flatten(),  # (B, 2ch * 49)
         )
         self.head = nn.Linear(2 * ch * 7 * 7, 1)
