@@ -1,7 +1,10 @@
 """VAE quality at equal training time, and how often the CVAE draws the digit it is asked for (chapter 3).
 
 Part 1, **the chapter's VAE against the pytorch/examples VAE, for the same wall-clock time**, on the same
-4,500 embedded training digits, scored on the 500 held-out ones:
+4,500 embedded training digits, scored on the 500 held-out ones. Both sides train on **dynamically binarized**
+digits (every batch a fresh Bernoulli draw of its grey levels, :func:`genmodels.data.binarized`) and are scored
+on one fixed, seeded binarization of the test digits (:func:`genmodels.data.binarize`): a Bernoulli decoder is a
+probability only on binary pixels, so only then are the -ELBO and -IWAE below bounds on a true -log p(x) (chapter 3):
 
 * **reference**: pytorch/examples' ``vae/main.py`` recipe. :class:`genmodels.models.MLPVAE` (784-400-20, ReLU,
   Bernoulli decoder), Adam at a constant lr 1e-3, batch 128, the negative ELBO *summed* over the batch
@@ -15,12 +18,13 @@ Part 1, **the chapter's VAE against the pytorch/examples VAE, for the same wall-
 
 Each side trains until its training time (the clock stops during nothing but training) reaches the budget
 ``T`` (``--seconds``, default ``steps("bench.vae_seconds")``: 120 s, 15 s under GENMODELS_QUICK=1). Then both
-are scored on the 500 test digits with the same seeds: the test negative ELBO (one z per digit, analytic KL),
+are scored on the 500 binarized test digits with the same seeds: the test negative ELBO (one z per digit, analytic KL),
 and the importance-weighted bound IWAE_100 (:func:`genmodels.metrics.iwae_bound`), a tighter estimate of
 -log p(x). Lower is better for -ELBO and -IWAE, in nats per image (summed over the 784 pixels).
 
 Part 2, **the CVAE's samples judged by a classifier**: the chapter's :class:`genmodels.models.ConditionalVAE`
-(2-D latent) is trained with the chapter's recipe (``steps("bench.vae_cvae")`` steps, Adam 3e-3 with a cosine),
+(2-D latent) is trained with the chapter's recipe (``steps("bench.vae_cvae")`` steps, Adam 3e-3 with a cosine, on
+dynamically binarized digits),
 draws 100 samples of each digit from the prior, and the chapter-1 digit classifier
 (:func:`genmodels.judges.load_digit_classifier`, trained on the 4,500 real training digits) says which digit
 each one is. Reported next to the classifier's accuracy on the 500 real test digits. The issue's target: at
@@ -47,7 +51,7 @@ from pathlib import Path
 import torch
 
 from genmodels import seed_everything, steps
-from genmodels.data import DigitData, infinite_minibatches, load_mnist
+from genmodels.data import DigitData, binarize, binarized, infinite_minibatches, load_mnist
 from genmodels.judges import load_digit_classifier
 from genmodels.losses import cvae_loss, negative_elbo, vae_loss
 from genmodels.metrics import accuracy, iwae_bound, per_label_accuracy, test_negative_elbo
@@ -100,7 +104,8 @@ def train_for(seconds: float, build: Callable[[], torch.nn.Module], lr: float, s
     seed_everything(SEED)
     model = build().to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    batches = infinite_minibatches(data.x_train, batch_size=BATCH_SIZE, rng=torch.Generator().manual_seed(SEED))
+    rng = torch.Generator().manual_seed(SEED)
+    batches = binarized(infinite_minibatches(data.x_train, batch_size=BATCH_SIZE, rng=rng), rng)
     spent, num_steps = 0.0, 0
     while spent < seconds:
         _sync(device)
@@ -113,11 +118,17 @@ def train_for(seconds: float, build: Callable[[], torch.nn.Module], lr: float, s
     return model.eval(), num_steps, spent
 
 
+def binarized_test_digits(data: DigitData) -> torch.Tensor:
+    """The 500 held-out digits, binarized once with a fixed seed: the same binary images for every model."""
+    return binarize(data.x_test, torch.Generator().manual_seed(SEED))
+
+
 def score(model: torch.nn.Module, data: DigitData) -> dict:
-    """Test -ELBO and -IWAE_100 on the 500 held-out digits, seeded the same way for every model."""
+    """Test -ELBO and -IWAE_100 on the 500 binarized held-out digits, seeded the same way for every model."""
+    x_test = binarized_test_digits(data)
     seed_everything(SEED)
-    nelbo = test_negative_elbo(model, data.x_test)
-    niwae = -iwae_bound(model, data.x_test, IWAE_SAMPLES, rng=torch.Generator().manual_seed(SEED))
+    nelbo = test_negative_elbo(model, x_test)
+    niwae = -iwae_bound(model, x_test, IWAE_SAMPLES, rng=torch.Generator().manual_seed(SEED))
     return {"test_neg_elbo": nelbo, "test_neg_iwae100": niwae}
 
 
@@ -140,8 +151,8 @@ def cvae_judged(num_steps: int, data: DigitData, device: torch.device) -> dict:
     """The chapter's CVAE, trained with the chapter's recipe, judged by the chapter-1 classifier."""
     seed_everything(SEED)
     model = ConditionalVAE(CVAEConfig(latent_dim=2)).to(device)
-    batches = infinite_minibatches(data.x_train, data.y_train, batch_size=BATCH_SIZE,
-                                   rng=torch.Generator().manual_seed(SEED))
+    rng = torch.Generator().manual_seed(SEED)
+    batches = binarized(infinite_minibatches(data.x_train, data.y_train, batch_size=BATCH_SIZE, rng=rng), rng)
     optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: 0.5 * (1 + math.cos(math.pi * i / num_steps)))
     start = time.perf_counter()
@@ -171,7 +182,8 @@ def print_report(summary: dict) -> None:
     print(f"\nequal wall-clock: {summary['seconds']:.0f} s of training each, {summary['threads']} threads, "
           f"device {summary['device']}, {summary['repeats']} run(s) per side")
     width = max(len(name) for name in SIDES)
-    print(f"{'model':<{width}} | steps | test -ELBO | test -IWAE_100   (nats per image, lower is better)")
+    print(f"{'model':<{width}} | steps | test -ELBO | test -IWAE_100   (binarized test digits, nats per image, "
+          "lower is better)")
     for run in summary["runs"]:
         print(f"{run['side']:<{width}} | {run['steps']:5d} | {run['test_neg_elbo']:10.2f} | {run['test_neg_iwae100']:10.2f}")
     print(f"chapter - reference, mean over runs: {summary['elbo_difference']:+.2f} nats/image (-ELBO), "

@@ -187,7 +187,14 @@ MUTATIONS: list[Mutation] = [
     Mutation("pix2pix-without-adversarial-term", "paired_training.py",
              "loss = loss + adversarial_weight * adversarial", "loss = loss", PIX2PIX_STEP),
     Mutation("pix2pix-adversarial-weight-ignored", "paired_training.py",
-             "loss = loss + adversarial_weight * adversarial", "loss = loss + adversarial", PIX2PIX_STEP),
+             "loss = loss + adversarial_weight * adversarial", "loss = loss + adversarial", PIX2PIX_STEP),    # ---- dynamic binarization (issue 13: likelihoods that are likelihoods)
+    Mutation("recipe-binarize-ignored", "recipes.py",
+             "return binarized(batches, rng) if self.binarize else batches", "return batches",
+             ("test_checkpoints.py::test_a_binarized_recipe_draws_fresh_binary_images_and_keeps_the_labels",)),
+    Mutation("binarize-same-draw-each-batch", "data.py",
+             "        yield (binarize(images, rng), *rest)",
+             "        yield (binarize(images, torch.Generator().manual_seed(0)), *rest)",
+             ("test_data.py::test_binarize_draws_each_pixel_with_its_grey_level_as_probability",)),
 ]
 
 

@@ -331,3 +331,30 @@ def test_a_recipe_is_frozen_and_its_batches_are_seeded():
     x = torch.arange(12)
     assert torch.equal(next(recipe.batches(x))[0], next(recipe.batches(x))[0])
     assert recipe.as_dict() == {"batch_size": 3, "seed": 7}
+
+
+def test_a_binarized_recipe_draws_fresh_binary_images_and_keeps_the_labels():
+    from genmodels.recipes import BINARIZED_VAE_RECIPE, VAE_RECIPE, Recipe
+
+    grey = torch.tensor([0.1, 0.5, 0.9]).repeat(6, 1) * torch.ones(6, 1)   # (6, 3) grey levels
+    labels = torch.arange(6)
+    recipe = Recipe(6, {"lr": 1e-3}, seed=3, binarize=True)
+    batches = recipe.batches(grey, labels)
+    draws = [next(batches) for _ in range(2000)]
+    images = torch.stack([x for x, _ in draws])                            # (2000, 6, 3)
+    assert set(images.unique().tolist()) == {0.0, 1.0}
+    pixels = images.flatten(0, 1)                                          # (12000, 3) draws of each grey level
+    se = (grey[0] * (1 - grey[0]) / len(pixels)).sqrt()
+    assert ((pixels.mean(0) - grey[0]).abs() < 4 * se).all(), "each pixel is on with its grey level"
+    assert not torch.equal(draws[0][0], draws[1][0]) or not torch.equal(draws[1][0], draws[2][0]), "fresh each batch"
+    assert all(sorted(y.tolist()) == list(range(6)) for _, y in draws), "the labels are not binarized"
+    again = recipe.batches(grey, labels)
+    assert all(torch.equal(next(again)[0], x) for x, _ in draws[:50]), "seeded: the same draws every run"
+    # grey-level recipes keep their batches and cache keys; the binarized one has its own key
+    assert torch.equal(next(Recipe(6, seed=3).batches(grey))[0], next(Recipe(6, seed=3).batches(grey))[0])
+    assert next(Recipe(6, seed=3).batches(grey))[0].unique().numel() == 3
+    assert "binarize" not in VAE_RECIPE.as_dict() and BINARIZED_VAE_RECIPE.as_dict()["binarize"] is True
+    assert BINARIZED_VAE_RECIPE.train_args == VAE_RECIPE.train_args
+    assert VAE_RECIPE.replace(binarize=True) == BINARIZED_VAE_RECIPE
+    with pytest.raises(TypeError, match="binarize must be True or False"):
+        Recipe(6, binarize="yes")

@@ -41,7 +41,7 @@ BUDGETS: dict[str, Budget] = {
     "ch03.vae_2d": Budget(full=2000, quick=300, what="steps of the 2-D MLP VAE"),
     "ch03.vae": Budget(full=2500, quick=300, what="steps of the chapter's convolutional VAE (20-D)"),
     "ch03.beta_sweep": Budget(full=2000, quick=300, what="steps of each MLP VAE of the beta sweep"),
-    "ch03.mse": Budget(full=1000, quick=200, what="steps of each VAE trained on squared error (summed, averaged)"),
+    "ch03.mse": Budget(full=1000, quick=200, what="steps of each likelihood VAE (Bernoulli, summed and averaged MSE, learned sigma)"),
     "ch03.cvae": Budget(full=2000, quick=300, what="steps of the conditional VAE"),
     "cli.cvae": Budget(full=2000, quick=300),
     "bench.vae_seconds": Budget(full=120, quick=15, what="wall-clock seconds each VAE trains in the quality benchmark"),

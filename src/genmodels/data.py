@@ -308,6 +308,9 @@ def binarize(images: torch.Tensor, rng: torch.Generator | None = None) -> torch.
     low, high = float(images.min()), float(images.max())
     if low < 0.0 or high > 1.0:
         raise ValueError(f"binarize expects grey levels in [0, 1], got values in [{low:.3g}, {high:.3g}]; rescale first")
+    if rng is not None and rng.device != images.device:  # a CPU generator for images on an accelerator
+        uniform = torch.rand(images.shape, generator=rng, device=rng.device).to(images.device)
+        return (uniform < images).to(images.dtype)
     return torch.bernoulli(images, generator=rng)
 
 

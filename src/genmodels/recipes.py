@@ -1,7 +1,7 @@
 """Training recipes as data: batch size, seed and the trainer's keyword arguments of every model of the course.
 
-A :class:`Recipe` knows its batches (``recipe.batches(x, y)``: shuffled with its own seed) and the arguments
-its trainer takes (``train_gan(..., **recipe.train_args)``). :func:`genmodels.checkpoints.cached_model` seeds
+A :class:`Recipe` knows its batches (``recipe.batches(x, y)``: shuffled with its own seed, and freshly
+binarized each time when ``binarize=True``) and the arguments its trainer takes (``train_gan(..., **recipe.train_args)``). :func:`genmodels.checkpoints.cached_model` seeds
 with ``recipe.seed`` and keys the checkpoint cache by ``recipe.as_dict()``. Chapter 5 explains the GAN
 recipes; each model's chapter explains its own.
 """
@@ -15,12 +15,13 @@ from typing import Any
 
 import torch
 
-from .data import infinite_minibatches
+from .data import binarized, infinite_minibatches
 
 __all__ = [
     "Recipe",
     "CLASSIFIER_RECIPE",
     "VAE_RECIPE",
+    "BINARIZED_VAE_RECIPE",
     "IMAGE_RECIPE",
     "DCGAN_RECIPE",
     "DCGAN_DIGITS",
@@ -39,30 +40,41 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Recipe:
-    """How one model is trained: ``batch_size``, the ``seed`` of its initialization and batch order, and
-    ``train_args``, the keyword arguments of its trainer (``fit``, ``train_gan``, ``train_paired``, ...)."""
+    """How one model is trained: ``batch_size``, the ``seed`` of its initialization and batch order,
+    ``train_args``, the keyword arguments of its trainer (``fit``, ``train_gan``, ``train_paired``, ...), and
+    ``binarize``: train on dynamically binarized images (a fresh Bernoulli draw of every batch,
+    :func:`genmodels.data.binarized`), the data on which a Bernoulli decoder's -ELBO is a bound on a true
+    -log p(x) in nats (chapter 3)."""
 
     batch_size: int
     train_args: Mapping[str, Any] = field(default_factory=dict)
     seed: int = 0
+    binarize: bool = False
 
     def __post_init__(self) -> None:
+        if not isinstance(self.binarize, bool):
+            raise TypeError(f"binarize must be True or False, got {self.binarize!r}")
         object.__setattr__(self, "train_args", MappingProxyType(dict(self.train_args)))  # read-only
 
     def batches(self, *tensors: torch.Tensor, rng: torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, ...]]:
         """Endless reshuffled minibatches of ``tensors``, in an order drawn from ``rng`` (default: a
-        ``torch.Generator`` seeded with ``self.seed``; ``torch.default_generator`` for the global one)."""
+        ``torch.Generator`` seeded with ``self.seed``; ``torch.default_generator`` for the global one). With
+        ``binarize``, the images (the first tensor, grey levels in [0, 1]) of every batch are a fresh
+        Bernoulli draw, also from ``rng``."""
         rng = rng if rng is not None else torch.Generator().manual_seed(self.seed)
-        return infinite_minibatches(*tensors, batch_size=self.batch_size, rng=rng)
+        batches = infinite_minibatches(*tensors, batch_size=self.batch_size, rng=rng)
+        return binarized(batches, rng) if self.binarize else batches
 
     def replace(self, **changes: Any) -> Recipe:
-        """A copy with ``batch_size`` or ``seed`` changed and any other keyword set in ``train_args``."""
-        own = {k: changes.pop(k) for k in ("batch_size", "seed") if k in changes}
+        """A copy with ``batch_size``, ``seed`` or ``binarize`` changed and any other keyword set in ``train_args``."""
+        own = {k: changes.pop(k) for k in ("batch_size", "seed", "binarize") if k in changes}
         return replace(self, train_args={**self.train_args, **changes}, **own)
 
     def as_dict(self) -> dict[str, Any]:
-        """Everything in the recipe as one plain dict (a checkpoint cache key)."""
-        return {"batch_size": self.batch_size, "seed": self.seed, **self.train_args}
+        """Everything in the recipe as one plain dict (a checkpoint cache key; ``binarize`` only when set, so
+        the keys of recipes on grey levels are unchanged)."""
+        own = {"batch_size": self.batch_size, "seed": self.seed, **({"binarize": True} if self.binarize else {})}
+        return {**own, **self.train_args}
 
 
 # The digit classifier of chapter 1, the judge of later chapters: Adam at 1e-3 on batches of 128.
@@ -71,6 +83,9 @@ CLASSIFIER_RECIPE = Recipe(128, {"lr": 1e-3})
 # The command line's VAE and CVAE (the pytorch/examples reference): batches of 128, Adam at 1e-3; one process
 # or N under torchrun (genmodels.distributed keeps the global batch at 128).
 VAE_RECIPE = Recipe(128, {"lr": 1e-3})
+# The same on dynamically binarized digits: every number a Bernoulli VAE reports in nats (-ELBO, -IWAE) is then
+# a bound on a true -log p(x) (chapters 3 and 6).
+BINARIZED_VAE_RECIPE = VAE_RECIPE.replace(binarize=True)
 
 # GANs on digits (chapter 4; chapter 8's AC-GAN too): batches of 64, Adam at 1e-3 with beta_1 = 0.5 for both
 # players, the learning rate decayed linearly to 0.
