@@ -55,7 +55,7 @@ BUDGETS: dict[str, Budget] = {
     "ch05.dirac": Budget(full=400, quick=400, what="gradient steps of the Dirac-GAN (numbers, not networks)"),
     "ch05.toy": Budget(full=3500, quick=200, what="CPU budget of each ring-8 run of the mode-collapse table, in plain-GAN steps (recipes.toy_steps)"),
     "ch05.toy_grid": Budget(full=7800, quick=520, what="CPU budget of each grid-25 run (the best method's 6,000 steps), in plain-GAN steps"),
-    "ch05.frozen_d": Budget(full=300, quick=100, what="steps of D, then of G against the frozen D, in each round of the collapse mechanism"),
+    "ch05.frozen_d": Budget(full=200, quick=100, what="steps of D, then of G against the frozen D, in each round of the collapse mechanism"),
     "cli.gan": Budget(full=5000, quick=300),
     "cli.dcgan": Budget(full=2500, quick=100),
     "cli.cgan": Budget(full=4500, quick=100),
