@@ -13,8 +13,8 @@ recipe (WGAN-GP: lambda 10, 5 critic steps, Adam 1e-4 with betas (0, 0.9); PacGA
 an equal CPU budget, the CPU time of ``--steps`` plain-GAN steps: ``recipes.toy_steps`` divides it by the
 method's cost per generator step, as in chapter 5. Training time is measured as CPU time of this process
 (``time.process_time``) with PyTorch on one thread, so it does not depend on what else the machine runs
-(wall-clock time does); the issue's limit is 60 CPU-seconds per run. The target: the chapter's best method captures 8/8 and 25/25 modes
-with at least 95% high-quality samples on every seed.
+(wall-clock time does); the issue's limit is 60 CPU-seconds per run. The target: the chapter's best method captures
+8/8 and 25/25 modes with at least 95% high-quality samples on every seed.
 
 The published rows are copied from the papers' tables (their architectures, budgets and sample sizes differ
 from ours: the comparison is of the measure, not of equal compute).
@@ -108,7 +108,8 @@ def print_table(runs: list[dict], methods: list[str], num_seeds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=steps("bench.gan_seeds"))
-    parser.add_argument("--steps", type=int, default=steps("bench.gan_toy"), help="CPU budget per run, in plain-GAN steps")
+    parser.add_argument("--steps", type=int, default=steps("bench.gan_toy"),
+                        help="CPU budget per run, in plain-GAN steps")
     parser.add_argument("--methods", nargs="+", default=list(TOY_METHODS), choices=list(TOY_METHODS))
     parser.add_argument("--toys", nargs="+", default=list(TOYS), choices=list(TOYS))
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (CPU time counts all of them)")
