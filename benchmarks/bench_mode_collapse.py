@@ -8,11 +8,13 @@ over runs. Our toys (``genmodels.data.TOYS``): ring-8, 8 modes on the unit circl
 25 modes on {-4, -2, 0, 2, 4}^2 with std 0.05.
 
 Every method of chapter 5 (``genmodels.recipes.TOY_METHODS``) is trained from scratch for each seed: the
-same MLPs (3 hidden layers of 128 units, 2-D latent), batches of 256 fresh samples, Adam at 1e-3, only the
-method's own changes on top. Training time is measured as CPU time of this process (``time.process_time``)
-with PyTorch on one thread, so it does not depend on what else the machine runs (wall-clock time does); the
-issue's limit is 60 CPU-seconds per run. The target: the chapter's best method captures 8/8 and 25/25 modes
-with at least 95% high-quality samples on every seed.
+same MLPs (3 hidden layers of 128 units, 2-D latent), batches of 256 fresh samples, each method at its paper's
+recipe (WGAN-GP: lambda 10, 5 critic steps, Adam 1e-4 with betas (0, 0.9); PacGAN: packs of 4). Every run gets
+an equal CPU budget, the CPU time of ``--steps`` plain-GAN steps: ``recipes.toy_steps`` divides it by the
+method's cost per generator step, as in chapter 5. Training time is measured as CPU time of this process
+(``time.process_time``) with PyTorch on one thread, so it does not depend on what else the machine runs
+(wall-clock time does); the issue's limit is 60 CPU-seconds per run. The target: the chapter's best method captures
+8/8 and 25/25 modes with at least 95% high-quality samples on every seed.
 
 The published rows are copied from the papers' tables (their architectures, budgets and sample sizes differ
 from ours: the comparison is of the measure, not of equal compute).
@@ -35,7 +37,7 @@ from genmodels.data import toy_distribution
 from genmodels.gan_training import train_gan
 from genmodels.metrics import mode_coverage
 from genmodels.models import GAN, MLPGANConfig
-from genmodels.recipes import BEST_TOY_METHOD, TOY_METHODS, toy_recipe
+from genmodels.recipes import BEST_TOY_METHOD, TOY_METHODS, toy_recipe, toy_steps
 
 NUM_SAMPLES = 2500
 CPU_LIMIT_S = 60.0
@@ -51,9 +53,11 @@ PUBLISHED = {
 }
 
 
-def run(toy_name: str, method: str, seed: int, num_steps: int) -> dict:
-    """Train one GAN of ``method`` on ``toy_name`` from ``seed``; its mode coverage and CPU seconds."""
+def run(toy_name: str, method: str, seed: int, budget: int) -> dict:
+    """Train one GAN of ``method`` on ``toy_name`` from ``seed`` for the CPU time of ``budget`` plain-GAN steps;
+    its mode coverage and CPU seconds."""
     toy = toy_distribution(toy_name)
+    num_steps = toy_steps(method, budget)
     model_options, recipe = toy_recipe(method, toy.modes)
     seed_everything(seed)
     gan = GAN(MLPGANConfig(**model_options))
@@ -104,7 +108,8 @@ def print_table(runs: list[dict], methods: list[str], num_seeds: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=steps("bench.gan_seeds"))
-    parser.add_argument("--steps", type=int, default=steps("bench.gan_toy"), help="training steps per run")
+    parser.add_argument("--steps", type=int, default=steps("bench.gan_toy"),
+                        help="CPU budget per run, in plain-GAN steps")
     parser.add_argument("--methods", nargs="+", default=list(TOY_METHODS), choices=list(TOY_METHODS))
     parser.add_argument("--toys", nargs="+", default=list(TOYS), choices=list(TOYS))
     parser.add_argument("--threads", type=int, default=1, help="PyTorch CPU threads (CPU time counts all of them)")
@@ -129,7 +134,7 @@ def main() -> int:
                 print(f"{method:<16} {toy:<7} seed {seed}: {r['modes']:>2} modes, {100 * r['high_quality']:5.1f}% HQ, "
                       f"{r['cpu_seconds']:.0f} CPU-s", file=sys.stderr, flush=True)
     print(f"\nMode collapse benchmark: {NUM_SAMPLES} samples, high quality = within 3 std of a mode; "
-          f"{args.steps} steps per run\n")
+          f"an equal CPU budget of {args.steps} plain-GAN steps per run\n")
     print_table(runs, args.methods, args.seeds)
     if args.out:
         with open(args.out, "w") as f:

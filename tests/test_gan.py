@@ -281,6 +281,6 @@ def test_the_toy_recipes():
     _, recipe = toy_recipe("R1 + lr decay", grid.modes)
     assert isinstance(recipe, Recipe) and recipe.batch_size == TOY_BASE.batch_size == 256
     assert recipe.train_args["r1_gamma"] == pytest.approx(0.02 * 4) and recipe.train_args["decay_lr"]
-    assert toy_recipe("PacGAN2", ring.modes) == ({"pack": 2}, TOY_BASE)
+    assert toy_recipe("PacGAN4", ring.modes) == ({"pack": 4}, TOY_BASE)
     with pytest.raises(ValueError, match="unknown toy method"):
         toy_recipe("BigGAN", ring.modes)

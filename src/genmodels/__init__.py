@@ -2,8 +2,8 @@
 
 Each chapter teaches a piece in full once, then imports it from here. Modules, in import order:
 ``data``, ``models``, ``losses`` -> ``training`` (``recipes``, ``gan_training``, ``paired_training``,
-``checkpoints``) -> ``metrics`` -> ``plotting`` -> ``widgets``. Every chapter starts with
-``device = setup_chapter(seed=0)``.
+``checkpoints``) -> ``metrics`` (-> ``toy_gans``, chapter 5's monitored toy runs) -> ``plotting`` -> ``widgets``.
+Every chapter starts with ``device = setup_chapter(seed=0)``.
 """
 
 from .budget import is_quick, steps

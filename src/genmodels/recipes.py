@@ -33,6 +33,8 @@ __all__ = [
     "TOY_BASE",
     "TOY_METHODS",
     "BEST_TOY_METHOD",
+    "TOY_STEP_COST",
+    "toy_steps",
     "mode_spacing",
     "toy_recipe",
 ]
@@ -126,18 +128,29 @@ SRGAN_RECIPE = PIX2PIX_RECIPE.replace(pixel_loss="mse", pixel_weight=1.0, advers
 
 # ------------------------------------------------------------------- the 2-D toys (chapter 5 explains them)
 # Adam at 1e-3 on both players, batches of 256 fresh samples, non-saturating loss. Each "fix" of chapter 5
-# changes a few of these settings ("model": MLPGANConfig fields, "train": train_gan arguments). R1's gamma has
-# the units of a squared distance: it is set relative to the squared distance between neighbouring modes,
-# gamma = 0.02 d^2 (about 0.012 on the ring, 0.08 on the grid).
+# changes a few of these settings ("model": MLPGANConfig fields, "train": train_gan arguments), at its paper's
+# recipe where the paper gives one. R1's gamma has the units of a squared distance: it is set relative to the
+# squared distance between neighbouring modes, gamma = 0.02 d^2 (about 0.012 on the ring, 0.08 on the grid).
+# WGAN-GP is Algorithm 1 of Gulrajani et al. (2017): lambda = 10, 5 critic steps per generator step, Adam at
+# 1e-4 with betas (0, 0.9). PacGAN packs 4 samples, the row Lin et al. (2018) publish for these toys.
 TOY_BASE = Recipe(256, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3})
 TOY_METHODS: dict[str, dict] = {
     "GAN": {},
-    "PacGAN2": {"model": {"pack": 2}},
+    "PacGAN4": {"model": {"pack": 4}},
     "minibatch std": {"model": {"minibatch_std": True}},
-    "WGAN-GP": {"train": {"kind": "wasserstein", "gp_weight": 0.1}},
+    "WGAN-GP": {"train": {"kind": "wasserstein", "gp_weight": 10.0, "d_steps": 5, "lr_g": 1e-4, "lr_d": 1e-4,
+                          "betas": (0.0, 0.9)}},
+    "R1": {"r1": 0.02},
+    "lr decay": {"train": {"decay_lr": True, "decay_start": 0.5}},
     "R1 + lr decay": {"r1": 0.02, "train": {"decay_lr": True, "decay_start": 0.5}},
 }
 BEST_TOY_METHOD = "R1 + lr decay"
+# CPU-seconds of one generator step of each method relative to the plain GAN's (one torch thread, measured
+# for chapter 5): an equal CPU budget gives each method round(num_steps / cost) generator steps.
+TOY_STEP_COST: dict[str, float] = {
+    "GAN": 1.0, "PacGAN4": 0.75, "minibatch std": 1.15, "WGAN-GP": 4.8, "R1": 1.3, "lr decay": 1.0,
+    "R1 + lr decay": 1.3,
+}
 
 
 def mode_spacing(modes: torch.Tensor) -> float:
@@ -155,3 +168,10 @@ def toy_recipe(method: str, modes: torch.Tensor) -> tuple[dict, Recipe]:
     if "r1" in spec:
         recipe = recipe.replace(r1_gamma=round(spec["r1"] * mode_spacing(modes) ** 2, 5))
     return dict(spec.get("model", {})), recipe
+
+
+def toy_steps(method: str, num_steps: int) -> int:
+    """Generator steps of ``method`` in the CPU time of ``num_steps`` plain-GAN steps (chapter 5's equal budget)."""
+    if method not in TOY_STEP_COST:
+        raise ValueError(f"unknown toy method {method!r}; choose one of: {', '.join(TOY_STEP_COST)}")
+    return max(1, round(num_steps / TOY_STEP_COST[method]))
