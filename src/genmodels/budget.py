@@ -81,7 +81,6 @@ BUDGETS: dict[str, Budget] = {
     # chapter 12: diffusion and flow matching
     "ch12.gauss1d": Budget(full=1500, quick=400, what="steps of the 1-D denoiser compared with Tweedie's exact one"),
     "ch12.toy": Budget(full=12000, quick=800, what="flow-matching steps on each toy (ring-8, grid-25)"),
-    "ch12.gan_toy": Budget(full=6000, quick=400, what="steps of the R1 + lr decay GAN of the trilemma table (chapter 5's)"),
     "ch12.vae_toy": Budget(full=3000, quick=400, what="steps of the point VAE on each toy (the trilemma's VAE row)"),
     "ch12.digits": Budget(full=1500, quick=150, what="steps of the class-conditional digit denoiser (DDPM, guidance)"),
     "ch12.cvae": Budget(full=2000, quick=300, what="steps of the conditional VAE of the trilemma table"),

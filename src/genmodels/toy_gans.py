@@ -121,4 +121,5 @@ def train_toy_gan(
         return Recording(MLPGANConfig(**model_options), num_frames, frame_points).to(device)
 
     return cached_model(f"ch05-{toy_name}-{method}", build, train, recipe, num_steps, toy=toy_name,
-                        method=method, model_options=model_options, frames=[num_frames, frame_points])
+                        method=method, model_options=model_options, frames=[num_frames, frame_points],
+                        timed=True)  # histories carry "cpu_seconds": never reuse an older entry that does not
