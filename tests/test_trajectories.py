@@ -313,6 +313,7 @@ def test_cli_trains_and_samples_the_trajectory_cvae(tmp_path, capsys):
     assert "trained trajcvae on junction (30 steps" in capsys.readouterr().out
     record = load_checkpoint(ckpt)
     assert record["sample_shape"] == [20, 2] and record["config"]["latent_dim"] == 2
+    assert record["config"]["learned_prior"]  # chapter 7's prior network p(z | past)
     assert main(["sample", str(ckpt), "-n", "16", "--out", str(out)]) == 0
     assert "(16, 20, 2)" in capsys.readouterr().out
     samples = np.load(out)
