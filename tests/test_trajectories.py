@@ -22,9 +22,11 @@ from genmodels.recipes import TRAJECTORY_RECIPE
 from genmodels.models import (
     TrajectoryCVAE,
     TrajectoryCVAEConfig,
+    TrajectoryMultiHead,
     TrajectoryRegressor,
     trajectory_cvae_loss,
     trajectory_mse_loss,
+    trajectory_wta_loss,
 )
 from genmodels.trajectories import (
     BRANCHES,
@@ -36,6 +38,7 @@ from genmodels.trajectories import (
     min_fde,
     nearest_branch,
     sample_junction,
+    sampled_constant_velocity,
 )
 from genmodels.training import fit
 
@@ -90,6 +93,20 @@ def test_the_past_does_not_reveal_the_branch():
     speed = [agents.speed[agents.branch == b].mean().item() for b in range(3)]
     assert max(last_y) - min(last_y) < 0.15, last_y
     assert max(speed) - min(speed) < 0.1, speed
+
+
+def test_lane_offset_changes_the_odds():
+    assert torch.allclose(sample_junction(50, _gen(4)).odds, torch.tensor([0.3, 0.4, 0.3]).expand(50, 3))
+    agents = sample_junction(40_000, _gen(4), lane_std=0.5, lane_bias=3.0)
+    # the odds by hand for x0 = -0.5 m: weights 0.3 e^1.5, 0.4, 0.3 e^-1.5
+    weights = torch.tensor([0.3 * math.exp(1.5), 0.4, 0.3 * math.exp(-1.5)])
+    expected = weights / weights.sum()
+    near = (agents.lane + 0.5).abs() < 0.05  # cars about 0.5 m left of the lane centre
+    assert torch.allclose(agents.odds[near].mean(0), expected, atol=0.02)
+    share = torch.bincount(agents.branch[near], minlength=3).double() / near.sum()
+    assert torch.allclose(share.float(), expected, atol=4 * math.sqrt(0.25 / near.sum().item())), (share, expected)
+    # the past shows the lane offset: its mean x is the offset, up to the sensor noise averaged over 8 steps
+    assert (agents.past[:, :, 0].mean(1) - agents.lane).std() < 0.1 / math.sqrt(8) * 1.2
 
 
 def test_branch_path_by_hand():
@@ -169,7 +186,63 @@ def test_constant_velocity_is_exact_on_constant_velocity_data():
         constant_velocity(agents.past, window=8)
 
 
+def test_sampled_constant_velocity():
+    agents = sample_junction(200, _gen(5))
+    samples = sampled_constant_velocity(agents.past, 7, 0.0, 0.0, rng=_gen(0))
+    assert samples.shape == (200, 7, 12, 2)
+    assert torch.allclose(samples, constant_velocity(agents.past)[:, None].expand(-1, 7, -1, -1), atol=1e-5)
+    # heading noise only: same speed, direction turned by angles with the requested spread
+    turned = sampled_constant_velocity(agents.past, 50, 0.4, 0.0, rng=_gen(1))
+    base = constant_velocity(agents.past)[:, None, 0] - agents.past[:, None, -1]  # (N, 1, 2) velocity per step
+    step = turned[:, :, 0] - agents.past[:, None, -1]  # (N, 50, 2)
+    assert torch.allclose(step.norm(dim=-1), base.norm(dim=-1).expand(-1, 50), rtol=1e-4)
+    angle = torch.atan2(step[..., 1], step[..., 0]) - torch.atan2(base[..., 1], base[..., 0])
+    assert abs(angle.std().item() - 0.4) < 0.02
+    scaled = sampled_constant_velocity(agents.past, 50, 0.0, 0.2, rng=_gen(2))
+    factor = (scaled[:, :, 0] - agents.past[:, None, -1]).norm(dim=-1) / base.norm(dim=-1)
+    assert abs(factor.mean().item() - 1) < 0.01 and abs(factor.std().item() - 0.2) < 0.01
+    with pytest.raises(ValueError, match="num_samples"):
+        sampled_constant_velocity(agents.past, 0, 0.1, 0.1)
+
+
 # -------------------------------------------------------------------------------------- the forecasters
+def test_learned_prior_kl_and_sampling():
+    model = TrajectoryCVAE(TrajectoryCVAEConfig(hidden_dim=16, learned_prior=True))
+    agents = sample_junction(6, _gen(6))
+    torch.manual_seed(3)
+    losses = trajectory_cvae_loss(model, agents.past, agents.future)
+    torch.manual_seed(3)
+    mean, mu, logvar = model(agents.past, agents.future)
+    prior_mu, prior_logvar = model.prior(agents.past)
+    assert prior_mu.shape == (6, 2) and not torch.allclose(prior_mu, torch.zeros(6, 2))
+    kl = kl_divergence(Normal(mu, (0.5 * logvar).exp()), Normal(prior_mu, (0.5 * prior_logvar).exp())).sum(-1)
+    assert torch.allclose(losses["kl"], kl.mean(), rtol=1e-5)
+    # samples are decoder means at z = prior mean + prior std * eps
+    samples = model.sample(agents.past, 4, rng=_gen(0))
+    eps = torch.randn(4, 6, 2, generator=_gen(0))
+    with torch.no_grad():
+        by_hand = model.decode(agents.past, prior_mu + (0.5 * prior_logvar).exp() * eps).transpose(0, 1)
+    assert torch.allclose(samples, by_hand, atol=1e-5)
+    fixed = TrajectoryCVAE(TrajectoryCVAEConfig(hidden_dim=16))
+    assert all(torch.equal(t, torch.zeros(6, 2)) for t in fixed.prior(agents.past))
+
+
+def test_winner_takes_all_penalizes_only_the_closest_head():
+    model = TrajectoryMultiHead(TrajectoryCVAEConfig(hidden_dim=16, num_heads=5))
+    agents = sample_junction(8, _gen(7))
+    heads = model(agents.past)
+    assert heads.shape == (8, 5, 12, 2)
+    scale = model.config.scale
+    per_head = ((heads - agents.future[:, None]) / scale).pow(2).flatten(2).mean(dim=2)  # (N, K)
+    loss = trajectory_wta_loss(model, agents.past, agents.future)
+    assert torch.allclose(loss, per_head.min(dim=1).values.mean(), rtol=1e-5)
+    loss.backward()  # only the winning heads get a gradient in the last layer
+    grad = model.head[-1].weight.grad.unflatten(0, (5, -1)).abs().sum(dim=(1, 2))  # (K,)
+    winners = set(per_head.argmin(dim=1).tolist())
+    assert all((grad[k] > 0) == (k in winners) for k in range(5)), (grad, winners)
+
+
+
 def test_trajectory_cvae_shapes_and_errors():
     model = TrajectoryCVAE(TrajectoryCVAEConfig(hidden_dim=16))
     agents = sample_junction(5, _gen(6))
@@ -240,6 +313,7 @@ def test_cli_trains_and_samples_the_trajectory_cvae(tmp_path, capsys):
     assert "trained trajcvae on junction (30 steps" in capsys.readouterr().out
     record = load_checkpoint(ckpt)
     assert record["sample_shape"] == [20, 2] and record["config"]["latent_dim"] == 2
+    assert record["config"]["learned_prior"]  # chapter 7's prior network p(z | past)
     assert main(["sample", str(ckpt), "-n", "16", "--out", str(out)]) == 0
     assert "(16, 20, 2)" in capsys.readouterr().out
     samples = np.load(out)

@@ -67,6 +67,8 @@ BUDGETS: dict[str, Budget] = {
     "ch06.importance_samples": Budget(full=50, quick=8, what="importance samples per test digit (-ELBO, -IWAE)"),
     "ch07.cvae": Budget(full=3000, quick=1000, what="steps of the trajectory CVAE"),
     "ch07.regressor": Budget(full=3000, quick=500, what="steps of the deterministic (MSE) forecaster"),
+    "ch07.multihead": Budget(full=3000, quick=500, what="steps of the winner-takes-all 20-head forecaster"),
+    "ch07.sigma_sweep": Budget(full=3000, quick=300, what="steps of each CVAE of the sigma sweep (full: as ch07.cvae)"),
     "cli.trajcvae": Budget(full=3000, quick=300),
     # chapters 8 and 11: applications (attribute-conditioned GAN, style-based generator)
     "ch08.acgan": Budget(full=2500, quick=200, what="steps of the attribute-conditioned GAN (AC-GAN) on MNIST"),

@@ -40,6 +40,7 @@ TOY_DATA = ("ring8", "grid25", "moons")
 NUM_TOY_SAMPLES = 10_000
 TRAJECTORY_DATA = ("junction",)  # chapter 7: agents at a junction, (N, 20, 2) trajectories, label = branch
 NUM_TRAJECTORIES = 20_000
+JUNCTION = {"lane_std": 0.5, "lane_bias": 3.0}  # chapter 7's junction: the lane offset changes the branch odds
 
 Train = Callable[[nn.Module, str, torch.Tensor, torch.Tensor, int], History]  # (model, data, x, y, num_steps)
 Sample = Callable[[nn.Module, str, int, "int | None", torch.Generator], torch.Tensor]  # (model, data, n, label, rng)
@@ -51,7 +52,7 @@ def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torc
         data = load_mnist("embedded" if name == "mnist" else "torchvision", device=device)
         return data.x_train, data.y_train
     if name in TRAJECTORY_DATA:  # chapter 7: 8 observed + 12 future positions per agent, and its branch
-        agents = sample_junction(NUM_TRAJECTORIES, torch.Generator().manual_seed(seed)).to(device)
+        agents = sample_junction(NUM_TRAJECTORIES, torch.Generator().manual_seed(seed), **JUNCTION).to(device)
         return agents.trajectories(), agents.branch
     return sample_toy(name, NUM_TOY_SAMPLES, seed=seed, device=device)
 
@@ -170,7 +171,7 @@ def _trajcvae_train(model: TrajectoryCVAE, data: str, x: torch.Tensor, y: torch.
 def _trajcvae_sample(model: TrajectoryCVAE, data: str, n: int, label: int | None, rng: torch.Generator):
     """n new agents: a past drawn from the junction data, then one future sampled by the CVAE: (n, 20, 2)."""
     c = model.config
-    past = sample_junction(n, rng, num_past=c.num_past, num_future=c.num_future).past
+    past = sample_junction(n, rng, num_past=c.num_past, num_future=c.num_future, **JUNCTION).past
     past = past.to(next(model.parameters()).device)
     future = model.sample(past, 1, rng=rng)[:, 0]  # (n, num_future, 2)
     return torch.cat([past, future], dim=1)
@@ -229,7 +230,8 @@ MODELS: dict[str, ModelSpec] = {
         ConditionalVAE, CVAEConfig, IMAGE_DATA, "cli.cvae", _cvae_train, _cvae_sample, conditional_on=IMAGE_DATA),
     "trajcvae": ModelSpec(
         "trajectory CVAE: observe 8 positions, sample 12 more; samples (N, 20, 2) in metres (chapter 7)",
-        TrajectoryCVAE, TrajectoryCVAEConfig, TRAJECTORY_DATA, "cli.trajcvae", _trajcvae_train, _trajcvae_sample),
+        TrajectoryCVAE, TrajectoryCVAEConfig, TRAJECTORY_DATA, "cli.trajcvae", _trajcvae_train, _trajcvae_sample,
+        make_config=lambda data: TrajectoryCVAEConfig(learned_prior=True)),  # chapter 7's prior network p(z | past)
     # GANs (chapters 4-5, 8, 11)
     "gan": ModelSpec(
         "MLP GAN on a 2-D toy with chapter 5's fix against mode collapse (chapters 4-5)",

@@ -4,7 +4,8 @@ r"""Motion forecasting of chapter 7: synthetic junction trajectories, forecastin
   observed past never shows which: the same past has three possible futures (a multimodal target).
 * :func:`displacement_errors`, :func:`min_ade`, :func:`min_fde`: the metrics of trajectory forecasting,
   "best of K" (Gupta et al., 2018): a model that proposes K futures is judged by the one closest to the truth.
-* :func:`constant_velocity`: the baseline every forecaster must beat (Schöller et al., 2020).
+* :func:`constant_velocity`: the baseline every forecaster must beat (Schöller et al., 2020), and
+  :func:`sampled_constant_velocity`, its K-sample version with heading and speed noise.
 
 Shapes: a trajectory is (T, 2) positions in metres, one every ``DT`` seconds; a batch of agents (N, T, 2);
 K forecasts per agent (N, K, T, 2). The standard protocol observes 8 steps (3.2 s) and predicts 12 (4.8 s).
@@ -26,6 +27,7 @@ __all__ = [
     "sample_junction",
     "branch_path",
     "constant_velocity",
+    "sampled_constant_velocity",
     "displacement_errors",
     "min_ade",
     "min_fde",
@@ -48,7 +50,8 @@ class JunctionTrajectories:
     (N, 3, num_future, 2): where this agent would be, without noise, had it taken each of the three branches
     (the truth a forecaster should cover; ``branch_futures[i, branch[i]]`` is ``future[i]`` without noise).
     ``lane`` (N,) and ``radius`` (N, 3): the agent's lane offset x0 and turn radii (left, unused, right),
-    which fix its three routes through the junction (:func:`branch_path`).
+    which fix its three routes through the junction (:func:`branch_path`). ``odds`` (N, 3): the probabilities
+    the branch was drawn with, given the agent's lane offset (the truth a forecaster's odds are checked against).
     """
 
     past: torch.Tensor
@@ -58,6 +61,7 @@ class JunctionTrajectories:
     branch_futures: torch.Tensor
     lane: torch.Tensor
     radius: torch.Tensor
+    odds: torch.Tensor
 
     def __len__(self) -> int:
         return len(self.past)
@@ -114,19 +118,24 @@ def sample_junction(
     radius_left: tuple[float, float] = (9.0, 11.0),
     radius_right: tuple[float, float] = (5.0, 7.0),
     lane_std: float = 0.3,
+    lane_bias: float = 0.0,
     noise_std: float = 0.1,
 ) -> JunctionTrajectories:
     r"""``n`` agents approaching a junction, each turning left, going straight or turning right (chapter 7).
 
     Per agent, drawn from ``rng`` (all on the CPU, in float64, returned as float32):
 
-    * the branch, with probabilities ``probs`` (left, straight, right), independent of everything else;
+    * the lane offset x0 ~ N(0, lane_std^2), then the branch, with probabilities
+      softmax(log probs + lane_bias * x0 * (-1, 0, 1)): a car that keeps to the left of its lane (x0 < 0) is
+      more likely to turn left. ``lane_bias = 0`` (per metre; the default): the branch is independent of
+      everything else, with probabilities ``probs``;
     * the speed v at the last observed step, uniform in ``speed`` (m/s), and a constant acceleration a,
       uniform in ``accel`` (m/s^2): the arc length driven is s(t) = s_7 + v (t - t_7) + a (t - t_7)^2 / 2;
     * the distance from the last observed position to the entry line, uniform in ``distance`` (m): the
-      whole past lies on the approach road, so **the past says nothing about the branch**;
-    * the lane offset x0 ~ N(0, lane_std^2) and the turn radius, uniform in ``radius_left`` (wide left
-      turns) or ``radius_right`` (tight right turns, as in right-hand traffic);
+      whole past lies on the approach road, so **the past says nothing about the branch** beyond its lane
+      offset (and nothing at all when ``lane_bias = 0``);
+    * the turn radius, uniform in ``radius_left`` (wide left turns) or ``radius_right`` (tight right turns,
+      as in right-hand traffic);
     * independent N(0, noise_std^2) noise on every observed and future coordinate (a sensor's error).
 
     Positions follow :func:`branch_path`; ``t`` runs over ``num_past + num_future`` steps of ``DT`` seconds.
@@ -146,11 +155,13 @@ def sample_junction(
     if noise_std < 0 or lane_std < 0:
         raise ValueError(f"noise_std and lane_std must be >= 0, got {noise_std} and {lane_std}")
 
-    branch = torch.multinomial(p, n, replacement=True, generator=rng) if n else torch.zeros(0, dtype=torch.long)
+    x0 = lane_std * torch.randn(n, generator=rng, dtype=torch.float64)
+    side = torch.tensor([-1.0, 0.0, 1.0], dtype=torch.float64)
+    odds = torch.softmax(p.log()[None] + lane_bias * x0[:, None] * side, dim=1)  # (N, 3); log 0 = -inf is fine
+    branch = torch.multinomial(odds, 1, generator=rng)[:, 0] if n else torch.zeros(0, dtype=torch.long)
     v = _uniform(n, *speed, rng)
     a = _uniform(n, *accel, rng)
     d = _uniform(n, *distance, rng)
-    x0 = lane_std * torch.randn(n, generator=rng, dtype=torch.float64)
     r_left, r_right = _uniform(n, *radius_left, rng), _uniform(n, *radius_right, rng)
     radius = torch.stack([r_left, torch.ones_like(r_left), r_right], dim=1)  # (N, 3); straight has none
     noise = noise_std * torch.randn(n, num_past + num_future, 2, generator=rng, dtype=torch.float64)
@@ -170,6 +181,7 @@ def sample_junction(
         branch_futures=paths[:, :, num_past:].float(),
         lane=x0.float(),
         radius=radius.float(),
+        odds=odds.float(),
     )
 
 
@@ -191,6 +203,36 @@ def constant_velocity(past: torch.Tensor, num_future: int = NUM_FUTURE, window: 
     velocity = (last - past[:, -1 - window]) / window  # (N, 2) metres per step
     h = torch.arange(1, num_future + 1, dtype=past.dtype, device=past.device)  # (T,)
     return last[:, None, :] + h[None, :, None] * velocity[:, None, :]  # (N, T, 2)
+
+
+def sampled_constant_velocity(
+    past: torch.Tensor,
+    num_samples: int,
+    heading_std: float,
+    speed_std: float,
+    num_future: int = NUM_FUTURE,
+    window: int = 1,
+    rng: torch.Generator | None = None,
+) -> torch.Tensor:
+    r"""K straight-line forecasts per agent, (N, num_past, 2) -> (N, num_samples, num_future, 2).
+
+    The constant-velocity forecast with its velocity turned by an angle ~ N(0, heading_std^2) (radians) and
+    scaled by a factor ~ N(1, speed_std^2), drawn for every sample (Schöller et al., 2020, sample the heading;
+    the speed factor is our addition, for cars that brake or accelerate).
+    """
+    if num_samples < 1 or heading_std < 0 or speed_std < 0:
+        raise ValueError(f"need num_samples >= 1 and stds >= 0, got {num_samples}, {heading_std}, {speed_std}")
+    base = constant_velocity(past, num_future, window)  # (N, T, 2)
+    last = past[:, -1]
+    step = base[:, 0] - last  # (N, 2) velocity per step
+    angle = heading_std * torch.randn(len(past), num_samples, generator=rng).to(past.device)  # (N, K)
+    factor = 1 + speed_std * torch.randn(len(past), num_samples, generator=rng).to(past.device)
+    cos, sin = torch.cos(angle), torch.sin(angle)
+    vx = factor * (cos * step[:, None, 0] - sin * step[:, None, 1])  # (N, K) rotated, scaled velocity
+    vy = factor * (sin * step[:, None, 0] + cos * step[:, None, 1])
+    h = torch.arange(1, num_future + 1, dtype=past.dtype, device=past.device)  # (T,)
+    velocity = torch.stack([vx, vy], dim=-1)  # (N, K, 2)
+    return last[:, None, None, :] + h[None, None, :, None] * velocity[:, :, None, :]
 
 
 # ------------------------------------------------------------------------------------------ metrics

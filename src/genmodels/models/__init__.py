@@ -39,9 +39,11 @@ from .superres import SRGAN, ResidualBlock, SRConfig, SRGenerator
 from .trajectory import (
     TrajectoryCVAE,
     TrajectoryCVAEConfig,
+    TrajectoryMultiHead,
     TrajectoryRegressor,
     trajectory_cvae_loss,
     trajectory_mse_loss,
+    trajectory_wta_loss,
 )
 from .toy_vae import ToyVAE, ToyVAEConfig
 from .vae import MLPVAE, Autoencoder, BernoulliVAE, ConvVAE, ConvVAEConfig, VAEConfig, reparameterize
@@ -57,6 +59,7 @@ __all__ = [
     "CGANConfig", "ConditionalGenerator", "ConditionalDiscriminator", "sample_latent", "mlp",
     # trajectory forecasters (chapter 7)
     "TrajectoryCVAE", "TrajectoryCVAEConfig", "TrajectoryRegressor", "trajectory_cvae_loss", "trajectory_mse_loss",
+    "TrajectoryMultiHead", "trajectory_wta_loss",
     # attribute-conditioned GAN (chapter 8)
     "ACGAN", "ACDiscriminator", "ACGANConfig", "ACGenerator", "ACOutput",
     # pix2pix and super-resolution (chapters 9-10)
