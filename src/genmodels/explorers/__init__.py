@@ -36,19 +36,19 @@ from torch import nn
 
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
-__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane"]
+__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "ConditionalPad", "conditional_pad"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
 
 
-def export_onnx(module: nn.Module, example: torch.Tensor, input_names: list[str], output_names: list[str]) -> bytes:
+def export_onnx(module: nn.Module, example: torch.Tensor | tuple, input_names: list[str], output_names: list[str]) -> bytes:
     """``module`` (on the CPU, float32) as ONNX bytes, batch dimension dynamic (TorchScript exporter, opset 17)."""
     buffer = io.BytesIO()
     axes = {name: {0: "batch"} for name in [*input_names, *output_names]}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice would land in the book
-        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=input_names,
+        torch.onnx.export(module, example if isinstance(example, tuple) else (example,), buffer, dynamo=False, input_names=input_names,
                           output_names=output_names, dynamic_axes=axes, opset_version=17)
     return buffer.getvalue()
 
@@ -178,3 +178,6 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
                                 "right (mouse, finger, or arrow keys with space for the pen): the encoder "
                                 "places it on the plane, its mean and sigma as red ellipses, and the decoder "
                                 "reconstructs it."))
+
+
+from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)
