@@ -79,7 +79,8 @@ def conditional_pad(module: nn.Module, means: Callable[[nn.Module, torch.Tensor,
     onnx = export_onnx(network, (torch.zeros(2, latent_dim), torch.zeros(2)), ["z", "y"], ["x"])
     gen = torch.Generator().manual_seed(0)
     points = base.repeat(12, 1)                              # the pad's corners and points between, then any z
-    pad = torch.cat([torch.tensor([[-lim, -lim], [lim, lim], [0.0, 0.0]]), (torch.rand(5, 2, generator=gen) * 2 - 1) * lim])
+    pad = torch.cat([torch.tensor([[-lim, -lim], [lim, lim], [0.0, 0.0]]),
+                     (torch.rand(5, 2, generator=gen) * 2 - 1) * lim])
     points[:8, dims[0]], points[:8, dims[1]] = pad[:, 0], pad[:, 1]
     points[8:] = torch.randn(4, latent_dim, generator=gen)
     labels = torch.arange(12).float() % num_classes
