@@ -139,6 +139,9 @@ def test_cgan_generator_export_matches_pytorch_in_eval_mode(tmp_path, monkeypatc
     check = json.loads((build / "explorer-checks" / widget.decoder_file.replace(".onnx", ".json")).read_text())
     points = torch.tensor(check["points"])
     assert points[:8, 3].abs().max() <= 2.5 and torch.equal(points[:8, 0], z0[0].repeat(8))   # the pad moves 3, 7
+    with torch.no_grad():                                     # the check's pixels: eval-mode batch norm too
+        truth = gan.generator(points, torch.tensor(check["labels"]).long()).flatten(1)
+    assert np.allclose(check["pixels"], truth.numpy(), atol=1e-6)
 
 
 def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch, tmp_path):

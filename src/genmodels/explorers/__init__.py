@@ -162,7 +162,7 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
     if codes.ndim != 2 or codes.shape[1] != 2 or len(labels) != len(codes):
         raise ValueError(f"need codes (N, 2) and labels (N,), got {tuple(codes.shape)} and {tuple(labels.shape)}")
     model = copy.deepcopy(vae).float().cpu().eval().requires_grad_(False)
-    decoder, encoder = _PixelMeans(model), _Encoding(model)
+    decoder, encoder = _PixelMeans(model).eval(), _Encoding(model).eval()   # the exporter restores their mode
     decoder_onnx = export_onnx(decoder, torch.zeros(1, 2), ["z"], ["x"])
     encoder_onnx = export_onnx(encoder, torch.zeros(1, 784), ["x"], ["mu", "logvar"])
     points = _check_points(lim)

@@ -75,7 +75,8 @@ def conditional_pad(module: nn.Module, means: Callable[[nn.Module, torch.Tensor,
         raise ValueError(f"dims must be two different coordinates of z in [0, {latent_dim}), got {dims}")
     if kind not in ("style", "noise"):
         raise ValueError(f"kind is 'style' (a CVAE) or 'noise' (a GAN), got {kind!r}")
-    network = _LabelledMeans(copy.deepcopy(module).float().cpu().eval().requires_grad_(False), means)
+    # the wrapper in eval mode too: the exporter restores the wrapper's mode, recursively, after exporting
+    network = _LabelledMeans(copy.deepcopy(module).float().cpu(), means).eval().requires_grad_(False)
     onnx = export_onnx(network, (torch.zeros(2, latent_dim), torch.zeros(2)), ["z", "y"], ["x"])
     gen = torch.Generator().manual_seed(0)
     points = base.repeat(12, 1)                              # the pad's corners and points between, then any z
