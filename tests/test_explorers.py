@@ -87,3 +87,78 @@ def test_latent_plane_rejects_codes_that_are_not_2d(vae):
         latent_explorer(vae, torch.zeros(5, 3), torch.zeros(5))
     with pytest.raises(TypeError, match="encode"):
         latent_explorer(torch.nn.Linear(2, 2), torch.zeros(5, 2), torch.zeros(5))
+
+
+# ------------------------------------------------------------------ the conditional explorer (CVAE, cGAN)
+from genmodels.models import GAN, CGANConfig, ConditionalVAE, CVAEConfig  # noqa: E402
+from genmodels.widgets import cgan_explorer, cvae_explorer  # noqa: E402
+
+
+def _book(tmp_path, monkeypatch):
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text("root: index\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
+    return tmp_path / "_build"
+
+
+def test_cvae_decoder_export_matches_pytorch_on_random_codes_and_labels(tmp_path, monkeypatch):
+    build = _book(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    cvae = ConditionalVAE(CVAEConfig(latent_dim=2)).eval()
+    widget = cvae_explorer(cvae, lim=2.0)
+    onnx = (build / "assets" / "explorers" / widget.decoder_file).read_bytes()
+    z = torch.randn(40, 2, generator=torch.Generator().manual_seed(1)) * 2
+    y = torch.arange(40) % 10
+    (x,) = _run_onnx(onnx, z=z, y=y.float())
+    with torch.no_grad():
+        expected = torch.sigmoid(cvae.decode(z, y))
+    assert x.shape == (40, 784) and np.abs(x - expected.numpy()).max() <= 1e-5
+    assert widget.base == [0.0, 0.0] and widget.dims == [0, 1] and "number keys" in widget.caption
+    check = json.loads((build / "explorer-checks" / widget.decoder_file.replace(".onnx", ".json")).read_text())
+    with torch.no_grad():
+        again = torch.sigmoid(cvae.decode(torch.tensor(check["points"]), torch.tensor(check["labels"]).long()))
+    assert np.allclose(check["pixels"], again.numpy(), atol=1e-6) and len(set(check["labels"])) == 10
+
+
+def test_cgan_generator_export_matches_pytorch_in_eval_mode(tmp_path, monkeypatch):
+    build = _book(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    gan = GAN(CGANConfig(latent_dim=16, channels=4))
+    gan.generator.body.project[1].running_mean.normal_()           # batch norm's statistics must be the eval ones
+    gan.eval()
+    z0 = torch.randn(16)
+    widget = cgan_explorer(gan.generator, z0, lim=2.5, dims=(3, 7))
+    assert gan.generator.training is False and widget.dims == [3, 7] and "new noise" in widget.caption
+    onnx = (build / "assets" / "explorers" / widget.decoder_file).read_bytes()
+    z, y = torch.randn(24, 16, generator=torch.Generator().manual_seed(2)), torch.arange(24) % 10
+    (x,) = _run_onnx(onnx, z=z, y=y.float())
+    with torch.no_grad():
+        expected = gan.generator(z, y).flatten(1)
+    assert np.abs(x - expected.numpy()).max() <= 1e-5
+    check = json.loads((build / "explorer-checks" / widget.decoder_file.replace(".onnx", ".json")).read_text())
+    points = torch.tensor(check["points"])
+    assert points[:8, 3].abs().max() <= 2.5 and torch.equal(points[:8, 0], z0[0].repeat(8))   # the pad moves 3, 7
+    with torch.no_grad():                                     # the check's pixels: eval-mode batch norm too
+        truth = gan.generator(points, torch.tensor(check["labels"]).long()).flatten(1)
+    assert np.allclose(check["pixels"], truth.numpy(), atol=1e-6)
+
+
+def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
+    gan = GAN(CGANConfig(latent_dim=8, channels=2)).eval()
+    widget = cgan_explorer(gan.generator, torch.zeros(8))
+    assert widget.decoder_file == "" and not any(tmp_path.iterdir())
+    sent = []
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    from genmodels.explorers import conditional
+    monkeypatch.setattr(conditional, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    widget._answer(widget, {"kind": "assets"}, [])
+    (content, buffers), = sent
+    assert buffers[1:] == [b"ort", b"wasm"] and buffers[0][:1] == b"\x08"
+    with pytest.raises(ValueError, match="two different coordinates"):
+        cgan_explorer(gan.generator, torch.zeros(8), dims=(2, 2))
+    with pytest.raises(TypeError, match="decode"):
+        cvae_explorer(torch.nn.Linear(2, 2))

@@ -45,7 +45,7 @@ from genmodels.models import (
     reparameterize,
 )
 from genmodels.training import fit
-from genmodels.widgets import cvae_explorer, digit_to_png, image_explorer
+from genmodels.widgets import digit_to_png, image_explorer
 
 
 def _train(model, loss_fn, mnist, num_steps, lr=3e-3):
@@ -250,9 +250,13 @@ def test_cli_trains_and_samples_a_cvae(tmp_path, capsys):
 
 # ------------------------------------------------------------------------------------------ widgets
 def test_explorers_switch_pictures_by_jslink():
+    import ipywidgets as widgets
+
     assert digit_to_png(torch.zeros(784))[:8] == b"\x89PNG\r\n\x1a\n"
-    box = cvae_explorer(lambda z, y: torch.rand(len(z), 784), latent_dim=3, values=torch.linspace(-1, 1, 3))
-    label, _, _, tree = box.children
+    pngs = [[digit_to_png(torch.full((784,), (3 * k + j) / 30)) for j in range(3)] for k in range(10)]
+    label = widgets.ToggleButtons(options=[str(k) for k in range(10)])
+    box = image_explorer(pngs, [label, widgets.SelectionSlider(options=["a", "b", "c"])])
+    label, _, tree = box.children
     assert len(label.options) == 10 and len(tree.children) == 10
 
 

@@ -1,14 +1,15 @@
 """Explorers that also work in the static book.
 
-Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer` runs
-the chapter's decoder itself in the page (ONNX); the other explorers here precompute their pictures and switch
-between them with ``jslink``: they respond in Jupyter, in the published HTML book, and without any kernel.
+Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer`,
+:func:`cvae_explorer` and :func:`cgan_explorer` run the chapter's network itself in the page (ONNX); the other
+explorers here precompute their pictures and
+switch between them with ``jslink``: they respond in Jupyter, in the published HTML book, and without any kernel.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import ipywidgets as widgets
 import matplotlib.pyplot as plt
@@ -16,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer"]
+__all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer", "cgan_explorer"]
 
 
 def figure_to_png(fig: plt.Figure, dpi: int = 80) -> bytes:
@@ -75,11 +76,6 @@ def image_explorer(pictures: list, controls: Sequence[widgets.Widget]) -> widget
     return widgets.VBox([*controls, tree])
 
 
-def _slider(name: str, values: torch.Tensor) -> widgets.SelectionSlider:
-    options = [f"{v:+.1f}" for v in values.tolist()]
-    return widgets.SelectionSlider(options=options, value=options[len(options) // 2], description=name)
-
-
 def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5):
     """The live 2-D latent plane of a VAE (chapter 3): codes coloured by digit, drag a point, see its digit.
 
@@ -93,26 +89,23 @@ def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Ten
     return latent_plane(vae, codes, labels, lim)
 
 
-@torch.no_grad()
-def cvae_explorer(
-    decode: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    latent_dim: int,
-    *,
-    num_classes: int = 10,
-    values: torch.Tensor | None = None,
-    scale: int = 4,
-) -> widgets.VBox:
-    """A label picker and two style sliders (z_1, z_2; the other latents at 0) for a CVAE (chapter 3).
+def cvae_explorer(cvae: torch.nn.Module, *, lim: float = 2.0, dims: Sequence[int] = (0, 1)):
+    """The live CVAE explorer (chapter 3): label buttons and a style pad over z's coordinates ``dims`` (the
+    others at 0), the same style under all ten labels. ``cvae`` has ``decode(z, y) -> logits`` (B, 784); its
+    decoder runs in the page (ONNX, onnxruntime-web), live in Jupyter and in the built book and slides."""
+    from .explorers import conditional_pad
 
-    ``decode(z, y)`` maps codes (M, latent_dim) and labels (M,) on the CPU to pixel means (M, 784).
-    """
-    values = torch.linspace(-2, 2, 7) if values is None else values.float().cpu()
-    n = len(values)
-    y, z1, z2 = torch.meshgrid(torch.arange(num_classes, dtype=values.dtype), values, values, indexing="ij")
-    z = torch.zeros(y.numel(), latent_dim)
-    z[:, 0], z[:, 1] = z1.flatten(), z2.flatten()
-    images = decode(z, y.flatten().long()).reshape(num_classes, n, n, -1)
-    pictures = [[[digit_to_png(images[k, i, j], scale) for j in range(n)] for i in range(n)] for k in range(num_classes)]
-    label = widgets.ToggleButtons(options=[str(k) for k in range(num_classes)], description="label y",
-                                  style={"button_width": "2.5em"})
-    return image_explorer(pictures, [label, _slider("style z_1", values), _slider("style z_2", values)])
+    if not hasattr(cvae, "decode") or not hasattr(cvae, "config"):
+        raise TypeError(f"cvae_explorer needs a CVAE with decode(z, y) and a config, got {type(cvae).__name__}")
+    return conditional_pad(cvae, lambda m, z, y: torch.sigmoid(m.decode(z, y)), torch.zeros(cvae.config.latent_dim),
+                           dims=dims, lim=lim, kind="style", name="cvae-decoder")
+
+
+def cgan_explorer(generator: torch.nn.Module, z: torch.Tensor, *, lim: float = 2.5, dims: Sequence[int] = (0, 1)):
+    """The live conditional-GAN explorer (chapter 4): label buttons, a noise pad over coordinates ``dims`` of z
+    (starting at ``z`` (latent_dim,)), a resample button for the others, the same noise under all ten labels.
+    ``generator(z, y)`` -> digits in [0, 1]; it runs in the page (ONNX, onnxruntime-web)."""
+    from .explorers import conditional_pad
+
+    return conditional_pad(generator, lambda m, z_, y: m(z_, y), z, dims=dims, lim=lim, kind="noise",
+                           name="cgan-generator")

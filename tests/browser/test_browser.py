@@ -10,8 +10,10 @@ saved widget view has rendered; every explorer (precomputed pictures switched wi
 picture when one of its sliders or toggle buttons is moved from the keyboard. Every live explorer (a network
 run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the fixed points the build wrote
 to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
-pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard, has a text alternative, and
-draws a decoded digit in a median of at most 16 ms; a page without one loads none of its code. For every deck in
+pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard (the latent plane), or follows
+the number keys, label buttons and 'new noise' with the same style under all ten labels (CVAE and conditional
+GAN), has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
+16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
 console, math and image checks hold, and its explorers respond too.
 
@@ -282,11 +284,13 @@ def _check_live_explorer(page, root, where: str) -> dict:
     check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
     assert name and check_file.is_file(), f"{where}: no check points {check_file} for the explorer's model {name!r}"
     check = json.loads(check_file.read_text())
-    got = root.evaluate("(el, points) => el.explorer.decode(points)", check["points"])
+    got = root.evaluate("(el, c) => el.explorer.decode(c.points, c.labels)", check)   # labels: conditional only
     expected = [v for row in check["pixels"] for v in row]
     assert len(got) == len(expected), f"{where}: {len(got)} pixels from the page for {len(expected)} expected"
     error = max(abs(a - b) for a, b in zip(got, expected))
     assert error <= MAX_PIXEL_ERROR, f"{where}: the page's decoder differs from PyTorch's by {error:.2e}"
+    if root.get_attribute("data-explorer") == "conditional":
+        return _check_conditional(page, root, where, error)
 
     plane = root.locator("canvas[role=slider]")
     lim = root.evaluate("(el) => el.explorer.lim")
@@ -324,6 +328,65 @@ def _check_live_explorer(page, root, where: str) -> dict:
             "median_ms": round(median, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
             "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)"],
             "drawing": drawing}
+
+
+def _drag(page, root, pad, where: str) -> list:
+    """A 3-pixel mouse drag on the pad changes the picture; returns the point it ends on."""
+    box = pad.bounding_box()
+    x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.wait_for_timeout(50)
+    before = root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.picture(); }")
+    page.mouse.move(x + 3, y, steps=3)  # a few pixels: far less than the old grid's step
+    page.mouse.up()
+    _wait_for_change(root, before, f"{where}: a 3-pixel drag")
+    lim, dragged = root.evaluate("(el) => el.explorer.lim"), root.evaluate("(el) => el.explorer.point()")
+    expected = ((x + 3 - box["x"]) / box["width"] * 2 - 1) * lim
+    assert abs(dragged[0] - expected) < 0.02 * lim, f"{where}: dragged to {dragged[0]}, expected {expected}"
+    return dragged
+
+
+def _check_conditional(page, root, where: str, error: float) -> dict:
+    """The CVAE / conditional-GAN explorer: number keys and buttons choose the label, arrow keys and the mouse
+    move the style, the row shows the same style under ten labels, 'new noise' resamples; timing."""
+    pad, lim = root.locator("canvas[role=slider]"), root.evaluate("(el) => el.explorer.lim")
+    caption, label = root.locator("p").first.inner_text(), pad.get_attribute("aria-label")
+    assert "arrow keys" in caption and "number keys" in caption and label, f"{where}: no text alternative"
+    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    row = root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.row(); }")
+    assert len(set(row)) == 10, f"{where}: the ten labels do not give ten different pictures"
+    before, start = root.evaluate("(el) => el.explorer.picture()"), root.evaluate("(el) => el.explorer.point()")
+    pad.focus()
+    page.keyboard.press("7")
+    assert root.evaluate("(el) => el.explorer.label()") == 7, f"{where}: the 7 key did not choose label 7"
+    _wait_for_change(root, before, f"{where}: the 7 key")
+    assert root.evaluate("(el) => el.explorer.row()") == row, f"{where}: a label changed the row's style"
+    before = root.evaluate("(el) => el.explorer.picture()")
+    page.keyboard.press("ArrowRight")
+    _wait_for_change(root, before, f"{where}: ArrowRight")
+    moved = root.evaluate("(el) => el.explorer.point()")
+    assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a key also changed the slide"
+    assert "label y = 7" in root.inner_text() and "z_1 = " in root.inner_text(), f"{where}: no text read-out"
+    root.locator("button", has_text="3").first.click()
+    assert root.evaluate("(el) => el.explorer.label()") == 3, f"{where}: the button 3 did not choose label 3"
+    _drag(page, root, pad, where)
+    moves = ["key 7", "ArrowRight", "button 3", "drag 3 px"]
+    resample = root.locator("button", has_text="new noise")
+    if resample.count():
+        before = root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.picture(); }")
+        resample.click()
+        _wait_for_change(root, before, f"{where}: new noise")
+        assert root.evaluate("(el) => el.explorer.noise()") == 1, f"{where}: new noise did not resample"
+        moves.append("new noise")
+    times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
+    median = _median(times)
+    assert median <= MAX_MEDIAN_MS, f"{where}: median decode (ten digits) + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
+    return {"where": where, "explorer": "conditional " + root.evaluate("(el) => el.explorer.decoderFile"),
+            "max_pixel_error": error, "median_ms": round(median, 3),
+            "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3), "moves": moves}
 
 
 def _encoding(root):
@@ -532,6 +595,10 @@ def test_explorers_found():
     assert any(m.startswith("toggle") for m in moves), f"no toggle-button explorer was moved: {REPORT['explorers']}"
     live = {e["where"].split("/")[0] for e in REPORT["live"]}
     assert live == {"html", "slides"}, f"live explorers checked in the book and the decks, found in {live or 'none'}"
+    conditional = {(e["where"].split("/")[0], e["explorer"].split()[1].rsplit("-", 1)[0])
+                   for e in REPORT["live"] if e["explorer"].startswith("conditional")}
+    wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator")}
+    assert conditional >= wanted, f"CVAE and cGAN explorers checked in the book and decks: {sorted(conditional)}"
 
 
 def test_report():

@@ -1,7 +1,8 @@
 """Live explorers: the course's trained networks, exported to ONNX, running in the page with onnxruntime-web.
 
 One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module next to
-this file (``latent_plane.js``): in Jupyter it runs in the notebook, in the built book and the decks the
+this file (``latent_plane.js``; ``conditional.js`` for the CVAE and conditional GAN, appended to the shared
+``runtime.js``, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
 widget manager renders the saved widget state with the same module, with no kernel. Where the networks come
 from:
 
@@ -36,19 +37,23 @@ from torch import nn
 
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
-__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane"]
+__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "ConditionalPad",
+           "conditional_pad"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
 
 
-def export_onnx(module: nn.Module, example: torch.Tensor, input_names: list[str], output_names: list[str]) -> bytes:
-    """``module`` (on the CPU, float32) as ONNX bytes, batch dimension dynamic (TorchScript exporter, opset 17)."""
+def export_onnx(module: nn.Module, example: torch.Tensor | tuple, input_names: list[str],
+                output_names: list[str]) -> bytes:
+    """``module`` (on the CPU, float32) as ONNX bytes, batch dimension dynamic (TorchScript exporter, opset 17);
+    ``example``: one input, or a tuple of them."""
     buffer = io.BytesIO()
     axes = {name: {0: "batch"} for name in [*input_names, *output_names]}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notice would land in the book
-        torch.onnx.export(module, (example,), buffer, dynamo=False, input_names=input_names,
+        example = example if isinstance(example, tuple) else (example,)
+        torch.onnx.export(module, example, buffer, dynamo=False, input_names=input_names,
                           output_names=output_names, dynamic_axes=axes, opset_version=17)
     return buffer.getvalue()
 
@@ -157,7 +162,7 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
     if codes.ndim != 2 or codes.shape[1] != 2 or len(labels) != len(codes):
         raise ValueError(f"need codes (N, 2) and labels (N,), got {tuple(codes.shape)} and {tuple(labels.shape)}")
     model = copy.deepcopy(vae).float().cpu().eval().requires_grad_(False)
-    decoder, encoder = _PixelMeans(model), _Encoding(model)
+    decoder, encoder = _PixelMeans(model).eval(), _Encoding(model).eval()   # the exporter restores their mode
     decoder_onnx = export_onnx(decoder, torch.zeros(1, 2), ["z"], ["x"])
     encoder_onnx = export_onnx(encoder, torch.zeros(1, 784), ["x"], ["mu", "logvar"])
     points = _check_points(lim)
@@ -178,3 +183,6 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
                                 "right (mouse, finger, or arrow keys with space for the pen): the encoder "
                                 "places it on the plane, its mean and sigma as red ellipses, and the decoder "
                                 "reconstructs it."))
+
+
+from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)

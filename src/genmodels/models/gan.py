@@ -129,7 +129,7 @@ class DCGenerator(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        h = self.project(z).reshape(len(z), 2 * self.config.channels, 7, 7)  # (B, 2ch, 7, 7)
+        h = self.project(z).unflatten(1, (2 * self.config.channels, 7, 7))  # (B, 2ch, 7, 7)
         return self.deconv(h)
 
 
