@@ -72,6 +72,7 @@ BUDGETS: dict[str, Budget] = {
     "cli.trajcvae": Budget(full=3000, quick=300),
     # chapters 8 and 11: applications (attribute-conditioned GAN, style-based generator)
     "ch08.acgan": Budget(full=2500, quick=200, what="steps of the attribute-conditioned GAN (AC-GAN) on MNIST"),
+    "ch08.invert": Budget(full=300, quick=100, what="Adam steps inverting real test digits into the AC-GAN's z"),
     "ch11.stylegan": Budget(full=1500, quick=250, what="steps of the style-based generator on MNIST"),
     "cli.acgan": Budget(full=2500, quick=100),
     "cli.stylegan": Budget(full=1500, quick=100),
