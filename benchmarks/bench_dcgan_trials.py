@@ -3,8 +3,8 @@
 The chapter's networks (``DCGAN_DIGITS``) and the paper's recipe (``DCGAN_RECIPE``), with one or more levers
 changed from the command line; the first 1,000 of 2,000 samples drawn with ``torch.Generator().manual_seed(1)``
 from G in eval mode, read by chapter 1's judge (``load_digit_classifier``): the share read with p >= 0.9 and
-the entropy (bits) of the judge's argmax labels. Training time is the CPU time of this process, torch on one thread. Each trial
-appends one JSON line to ``--out``.
+the entropy (bits) of the judge's argmax labels. Training time is the CPU time of this process, torch on one
+thread. Each trial appends one JSON line to ``--out``.
 
     python benchmarks/bench_dcgan_trials.py NAME [steps=2000] [bs=64] [ch=16] [mbstd=1] [aug=translation,cutout]
                                                  [r1=0.1] [lr=2e-4] [--out trials.jsonl]
