@@ -7,7 +7,7 @@ the entropy (bits) of the judge's argmax labels. Training time is the CPU time o
 thread. Each trial appends one JSON line to ``--out``.
 
     python benchmarks/bench_dcgan_trials.py NAME [steps=2000] [bs=64] [ch=16] [mbstd=1] [aug=translation,cutout]
-                                                 [r1=0.1] [lr=2e-4] [--out trials.jsonl]
+                                                 [r1=0.1] [lr=2e-4] [decay=0.5] [--out trials.jsonl]
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ def main(argv: list[str]) -> dict:
         args["lr_g"] = args["lr_d"] = float(opt["lr"])
     if "r1" in opt:
         args["r1_gamma"] = float(opt["r1"])
+    if "decay" in opt:  # both rates decayed linearly to 0 from this fraction of the steps on
+        args["decay_lr"], args["decay_start"] = True, float(opt["decay"])
     if "aug" in opt:
         args["augment"] = opt["aug"]
     start = time.process_time()
