@@ -24,7 +24,8 @@ def test_cli_trains_the_dcgan_with_the_paper_recipe_and_the_cgan_with_its_own(mo
     x, y = torch.rand(200, 1, 28, 28), torch.randint(10, (200,))
     registry._gan_train(GAN(DCGANConfig(**DCGAN_DIGITS)), "mnist", x, y, 1)
     assert seen["batch"] == DCGAN_RECIPE.batch_size
-    assert seen["kwargs"]["lr_g"] == seen["kwargs"]["lr_d"] == 2e-4 and seen["kwargs"]["betas"] == (0.5, 0.999)
+    assert seen["kwargs"]["lr_g"] == seen["kwargs"]["lr_d"] == 3e-4 and seen["kwargs"]["betas"] == (0.5, 0.999)
+    assert seen["kwargs"]["r1_gamma"] == 0.1
     assert not seen["kwargs"].get("decay_lr", False)
     registry._gan_train(GAN(CGANConfig()), "mnist", x, y, 1)
     assert seen["kwargs"]["lr_g"] == IMAGE_RECIPE.train_args["lr_g"]

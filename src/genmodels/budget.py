@@ -49,7 +49,7 @@ BUDGETS: dict[str, Budget] = {
     # chapters 4-5: generative adversarial networks, minimax training
     "ch04.gan_1d": Budget(full=1500, quick=500, what="steps of the 1-D GAN"),
     "ch04.gan_ring": Budget(full=3000, quick=600, what="steps of the 2-D GAN on the ring of 8"),
-    "ch04.dcgan": Budget(full=2000, quick=250, what="steps of the DCGAN on MNIST"),
+    "ch04.dcgan": Budget(full=2700, quick=250, what="steps of the DCGAN on MNIST"),
     "ch04.cgan": Budget(full=3500, quick=250, what="steps of the conditional GAN on MNIST"),
     "ch05.d_star": Budget(full=3000, quick=1000, what="steps of the discriminator fitted to two fixed densities"),
     "ch05.dirac": Budget(full=400, quick=400, what="gradient steps of the Dirac-GAN (numbers, not networks)"),
@@ -57,7 +57,7 @@ BUDGETS: dict[str, Budget] = {
     "ch05.toy_grid": Budget(full=7800, quick=520, what="CPU budget of each grid-25 run, in plain-GAN steps (best: 6,000)"),
     "ch05.frozen_d": Budget(full=200, quick=100, what="steps of D, then of G against the frozen D, per round"),
     "cli.gan": Budget(full=5000, quick=300),
-    "cli.dcgan": Budget(full=2500, quick=100),
+    "cli.dcgan": Budget(full=2700, quick=100),
     "cli.cgan": Budget(full=4500, quick=100),
     "bench.gan_toy": Budget(full=6000, quick=200, what="CPU budget of each benchmark run, in plain-GAN steps"),
     "bench.gan_seeds": Budget(full=5, quick=1, what="seeds per row of the mode-collapse benchmark"),

@@ -21,6 +21,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
+from .diffaug import diff_augment
 from .losses import (acgan_discriminator_loss, acgan_generator_loss, discriminator_loss, generator_loss,
                      gradient_penalty, r1_penalty)
 from .models.gan import sample_latent
@@ -60,17 +61,19 @@ def discriminator_step(
     kind: str = "non-saturating",
     r1_gamma: float = 0.0,
     gp_weight: float = 0.0,
+    augment: str = "",
 ) -> dict[str, torch.Tensor]:
     r"""Stage 1 (chapter 4): one optimizer step of D; G is only run forward, without a graph.
 
     D minimizes ``discriminator_loss(l(x), l(G(z)), kind)`` (for the BCE kinds: maximizes
     log D(x) + log(1 - D(G(z)))), plus ``r1_gamma / 2 * R1`` and ``gp_weight * GP`` when asked (chapter 5).
-    ``cond`` are labels given to both networks (conditional GAN). Returns detached logged values.
+    ``cond`` are labels given to both networks (conditional GAN). ``augment`` (DiffAugment, chapter 4) is a
+    :func:`genmodels.diffaug.diff_augment` policy applied to both batches before D. Returns detached logged values.
     """
     with torch.no_grad():  # G's output as a constant: nothing to backpropagate into G
         x_fake = generator(z, *cond)
-    real_logits = discriminator(x_real, *cond)
-    fake_logits = discriminator(x_fake, *cond)
+    real_logits = discriminator(diff_augment(x_real, augment), *cond)
+    fake_logits = discriminator(diff_augment(x_fake, augment), *cond)
     loss = discriminator_loss(real_logits, fake_logits, kind).mean()
     logged = {"loss_d": loss.detach()}
     if r1_gamma:
@@ -96,14 +99,16 @@ def generator_step(
     z: torch.Tensor,
     *cond: torch.Tensor,
     kind: str = "non-saturating",
+    augment: str = "",
 ) -> dict[str, torch.Tensor]:
     r"""Stage 2 (chapter 4): one optimizer step of G through a frozen D.
 
     G minimizes ``generator_loss(l(G(z)), kind)``: for ``non-saturating``, -log D(G(z)). The gradient
-    flows through D's layers to x_hat = G(z) and on into G; D's parameters get none.
+    flows through D's layers (and the ``augment`` policy D's step used) to x_hat = G(z) and on into G; D's
+    parameters get none.
     """
     with frozen(discriminator):
-        loss = generator_loss(discriminator(generator(z, *cond), *cond), kind).mean()
+        loss = generator_loss(discriminator(diff_augment(generator(z, *cond), augment), *cond), kind).mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -122,6 +127,7 @@ def make_gan_step(
     r1_gamma: float = 0.0,
     gp_weight: float = 0.0,
     d_steps: int = 1,
+    augment: str = "",
     noise: torch.Generator | None = None,
 ) -> Callable[[int], dict[str, torch.Tensor]]:
     """The ``step(i)`` of a GAN for :func:`genmodels.training.train_loop`: ``d_steps`` D updates, then one G update.
@@ -138,10 +144,11 @@ def make_gan_step(
             x_real, *cond = next(batches)
             logged = discriminator_step(
                 generator, discriminator, optimizer_d, x_real, draw_z(len(x_real), x_real.device), *cond,
-                kind=kind, r1_gamma=r1_gamma, gp_weight=gp_weight,
+                kind=kind, r1_gamma=r1_gamma, gp_weight=gp_weight, augment=augment,
             )
         logged |= generator_step(
-            generator, discriminator, optimizer_g, draw_z(len(x_real), x_real.device), *cond, kind=kind
+            generator, discriminator, optimizer_g, draw_z(len(x_real), x_real.device), *cond, kind=kind,
+            augment=augment,
         )
         return logged
 
@@ -171,10 +178,10 @@ def train_gan(
     ``monitor()``, if given, is called at every logged step and its numbers (e.g. modes captured) are logged
     with the losses: the things to watch instead of the losses (chapter 5).
 
-    Keyword arguments of :func:`make_gan_step` (``kind``, ``r1_gamma``, ``gp_weight``, ``d_steps``) and of
-    :func:`train_loop` (``desc``, ``log_every``, ``callback``, ...) pass through.
+    Keyword arguments of :func:`make_gan_step` (``kind``, ``r1_gamma``, ``gp_weight``, ``d_steps``,
+    ``augment``) and of :func:`train_loop` (``desc``, ``log_every``, ``callback``, ...) pass through.
     """
-    step_keys = {"kind", "r1_gamma", "gp_weight", "d_steps"}
+    step_keys = {"kind", "r1_gamma", "gp_weight", "d_steps", "augment"}
     step_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k in step_keys}
     loop_kwargs = {k: v for k, v in step_and_loop_kwargs.items() if k not in step_keys}
 

@@ -38,6 +38,13 @@ def sample_latent(
     return torch.randn(num_samples, latent_dim, generator=rng).to(device)
 
 
+def minibatch_std(h: torch.Tensor) -> torch.Tensor:
+    """The minibatch-standard-deviation feature (Karras et al., 2018): h (B, C, ...) -> (B, 1, ...), every entry
+    the standard deviation of h across the batch, averaged over features: how different the batch's items are."""
+    spread = h.std(dim=0, unbiased=False).mean()  # one number for the whole batch
+    return spread.expand(len(h), 1, *h.shape[2:])
+
+
 # ------------------------------------------------------------------------------------- 2-D toys (MLP)
 @dataclass
 class MLPGANConfig(Config):
@@ -111,6 +118,7 @@ class DCGANConfig(Config):
     latent_dim: int = 64
     channels: int = 16  # width of the 14 x 14 layer; the 7 x 7 layer has twice as many
     d_batch_norm: bool = False
+    minibatch_std: bool = False  # D appends the batch's feature spread as one more 7 x 7 map (Karras et al., 2018)
 
 
 class DCGenerator(nn.Module):
@@ -150,10 +158,13 @@ class DCDiscriminator(nn.Module):
             *([nn.BatchNorm2d(2 * ch)] if c.d_batch_norm else []), nn.LeakyReLU(0.2),
             nn.Flatten(),  # (B, 2ch * 49)
         )
-        self.head = nn.Linear(2 * ch * 7 * 7, 1)
+        self.head = nn.Linear((2 * ch + c.minibatch_std) * 7 * 7, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x)).squeeze(1)
+        h = self.features(x)  # (B, 2ch * 49)
+        if self.config.minibatch_std:
+            h = torch.cat([h, minibatch_std(h.reshape(len(x), -1, 7, 7)).flatten(1)], dim=1)  # (B, (2ch + 1) * 49)
+        return self.head(h).squeeze(1)
 
 
 # ----------------------------------------------------------------------- MNIST: conditional GAN (cGAN)
