@@ -10,8 +10,9 @@ kernel of a few hundred MB).
 Two details make the jobs useful:
 
 * Sphinx hands each worker a *chunk* of documents (half the book each with two jobs), so one worker can get
-  the long chapters and finish last. The chunks here are single documents, the last chapters first (they are
-  the longest), so a free worker always takes the next chapter.
+  the long chapters and finish last. The chunks here are single documents, so a free worker always takes the
+  next chapter. (They are listed in reverse order, the later, longer chapters first; in a CI build the first
+  two to start were chapters 12 and 11, then the rest went in ascending order.)
 * ``sphinx_external_toc`` always loads ``sphinx_multitoc_numbering``, which does not declare whether it is
   safe for parallel reading, and Sphinx then falls back to a serial read (with a warning, an error under
   ``-W``). It only renumbers numbered toctrees, in the main process after the documents are read, so it is
@@ -43,8 +44,8 @@ def build_jobs(requested: int | str | None, cpu_count: int | None = None) -> int
 
 
 def one_document_per_chunk(docnames, nproc: int, maxbatch: int = 10) -> list[list[str]]:
-    """Sphinx's ``make_chunks`` replaced: one document per chunk, in reverse order (the longest chapters last
-    in the table of contents run first), so no worker waits on another's queue of long chapters."""
+    """Sphinx's ``make_chunks`` replaced: one document per chunk (listed in reverse order), so no worker waits
+    on another's queue of long chapters."""
     return [[name] for name in sorted(docnames, reverse=True)]
 
 
