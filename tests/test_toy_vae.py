@@ -42,3 +42,10 @@ def test_trained_on_gaussian_data_its_bound_reaches_the_true_entropy():
     assert entropy - 0.02 < bound < entropy + 0.1, (bound, entropy)
     draws = model.sample(20_000, rng=torch.Generator().manual_seed(1))
     assert abs(draws.mean().item() - 3) < 0.05 and abs(draws.std().item() - 0.5) < 0.05
+
+
+def test_a_non_positive_starting_sigma_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="init_sigma must be positive"):
+        ToyVAE(ToyVAEConfig(init_sigma=0.0))

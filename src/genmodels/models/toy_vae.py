@@ -37,6 +37,8 @@ class ToyVAE(nn.Module):
     def __init__(self, config: ToyVAEConfig | None = None):
         super().__init__()
         self.config = c = config or ToyVAEConfig()
+        if not c.init_sigma > 0:
+            raise ValueError(f"ToyVAEConfig.init_sigma must be positive (the decoder's starting sigma), got {c.init_sigma!r}")
         hidden = [c.hidden_dim] * c.num_layers
         self.encoder = mlp([c.data_dim, *hidden, 2 * c.latent_dim], nn.SiLU)
         self.decoder = mlp([c.latent_dim, *hidden, c.data_dim], nn.SiLU)
