@@ -193,3 +193,15 @@ def test_torchrun_mnist_full_offline_is_one_clear_error(tmp_path):
     assert len(ours) == 1 and "--data mnist" in ours[0] and "full MNIST" in ours[0]
     assert "Traceback" not in result.stderr.split("genmodels train: error:")[0]  # the other rank stopped quietly
     assert "[rank1]" not in result.stderr
+
+
+def test_the_buffer_sync_switch_matches_the_installed_ddp(monkeypatch):
+    # torch >= 2.13 names it forward_sync_buffers (broadcast_buffers is deprecated); older ones only know the old name
+    assert distributed._no_forward_buffer_sync() == {"forward_sync_buffers": False}
+
+    class OldDDP:  # the signature of DistributedDataParallel before 2.13
+        def __init__(self, module, device_ids=None, broadcast_buffers=True):
+            pass
+
+    monkeypatch.setattr(distributed, "DistributedDataParallel", OldDDP)
+    assert distributed._no_forward_buffer_sync() == {"broadcast_buffers": False}

@@ -33,6 +33,7 @@ A GAN (the conditional GAN, chapter 4) needs more than one wrapper:
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -103,7 +104,7 @@ class DistributedRun:
     def wrap(self, module: nn.Module) -> DistributedDataParallel:
         """DDP around ``module`` (already on this rank's device); buffers are kept equal by GlobalBatchNorm."""
         ids = [self.device.index] if self.device.type == "cuda" else None
-        return DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
+        return DistributedDataParallel(module, device_ids=ids, **_no_forward_buffer_sync())
 
     def shard(self, *tensors: torch.Tensor, batch_size: int, seed: int) -> Iterator[tuple[torch.Tensor, ...]]:
         """This rank's part of the global batches; the order is the same on every rank (seeded with ``seed``)."""
@@ -211,6 +212,13 @@ def _train_cgan(run: DistributedRun, model: nn.Module, x: torch.Tensor, y: torch
 
 SUPPORTED: dict[str, Callable[..., History]] = {"vae": _train_vae, "cgan": _train_cgan}
 GLOBAL_BATCH = {"vae": VAE_RECIPE.batch_size, "cgan": IMAGE_RECIPE.batch_size}
+
+
+def _no_forward_buffer_sync() -> dict[str, bool]:
+    """DDP's switch off for the buffer sync at every forward: ``forward_sync_buffers`` since PyTorch 2.13, which
+    deprecates ``broadcast_buffers``; the package supports torch >= 2.4 (a GPU image with 2.11 lacked the new one)."""
+    new = "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters
+    return {"forward_sync_buffers" if new else "broadcast_buffers": False}
 
 
 def _pick_device(prefer: str | None, local_rank: int) -> torch.device:
