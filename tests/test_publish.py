@@ -338,3 +338,22 @@ def test_the_book_config_loads_the_parallel_build_and_no_serial_only_extension()
     config = yaml.safe_load(open(ROOT / "_config.yml"))
     assert "genmodels.publish.parallel" in config["sphinx"]["extra_extensions"]
     assert config["latex"]["use_jupyterbook_latex"] is False
+
+
+def test_a_parallel_build_keeps_each_chapter_to_one_training_process(monkeypatch):
+    from types import SimpleNamespace
+
+    from genmodels.publish.parallel import _set_jobs
+
+    import sphinx.builders
+
+    monkeypatch.setattr(sphinx.builders, "make_chunks", sphinx.builders.make_chunks)   # restored afterwards
+    monkeypatch.delenv("GENMODELS_TRAIN_PROCESSES", raising=False)
+    app = SimpleNamespace(parallel=3, extensions={})
+    _set_jobs(app, SimpleNamespace(genmodels_build_jobs="auto"))
+    import os
+
+    assert os.environ["GENMODELS_TRAIN_PROCESSES"] == "1"
+    monkeypatch.delenv("GENMODELS_TRAIN_PROCESSES")
+    _set_jobs(SimpleNamespace(parallel=1, extensions={}), SimpleNamespace(genmodels_build_jobs=1))
+    assert "GENMODELS_TRAIN_PROCESSES" not in os.environ   # a serial build leaves the chapters free to prefetch

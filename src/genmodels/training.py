@@ -62,8 +62,10 @@ class History:
 
 
 def progress_disabled() -> bool:
-    """Progress bars are off under the quick budget and in CI (tqdm.notebook ignores TQDM_DISABLE)."""
-    return is_quick() or os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+    """Progress bars are off under the quick budget, in CI and with ``GENMODELS_PROGRESS=0`` (tqdm.notebook
+    ignores TQDM_DISABLE)."""
+    return (is_quick() or os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+            or os.environ.get("GENMODELS_PROGRESS") == "0")
 
 
 def _check_finite(step: int, logged: Mapping[str, float], max_abs_loss: float, history: History) -> None:

@@ -17,6 +17,9 @@ Two details make the jobs useful:
   safe for parallel reading, and Sphinx then falls back to a serial read (with a warning, an error under
   ``-W``). It only renumbers numbered toctrees, in the main process after the documents are read, so it is
   declared safe here.
+
+With more than one job it also sets ``GENMODELS_TRAIN_PROCESSES=1`` (unless set), which the chapter kernels
+inherit: :mod:`genmodels.prefetch` then trains in the kernel itself instead of forking one trainer per core.
 """
 
 from __future__ import annotations
@@ -53,6 +56,8 @@ def _set_jobs(app, config) -> None:
     if app.parallel <= 1:  # an explicit sphinx-build -j N wins
         app.parallel = build_jobs(config.genmodels_build_jobs)
     if app.parallel > 1:
+        # the chapters already fill the cores: genmodels.prefetch must not fork more trainers in each of them
+        os.environ.setdefault("GENMODELS_TRAIN_PROCESSES", "1")
         import sphinx.builders
 
         sphinx.builders.make_chunks = one_document_per_chunk
