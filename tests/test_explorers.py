@@ -82,6 +82,23 @@ def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, t
     assert buffers[0] == widget._onnx["decoder"] and buffers[0][:1] == b"\x08"   # ONNX protobuf: ir_version first
 
 
+@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad"])
+def test_front_end_is_the_shared_runtime_plus_its_own_module_with_no_name_twice(widget):
+    import re
+    import shutil
+    import subprocess
+
+    esm = getattr(explorers, widget)._esm
+    assert esm.startswith((explorers.ASSETS / "runtime.js").read_text())              # one loader for every explorer
+    names = re.findall(r"^(?:async )?function (\w+)|^const (\w+)", esm, flags=re.M)
+    names = [a or b for a, b in names]
+    assert "loadRuntime" in names and sorted(set(names)) == sorted(names), f"declared twice: {names}"
+    if shutil.which("node"):                                  # the page parses it as one ES module
+        result = subprocess.run(["node", "--input-type=module", "--check"], input=esm, text=True,
+                                capture_output=True)
+        assert result.returncode == 0, result.stderr[-500:]
+
+
 def test_latent_plane_rejects_codes_that_are_not_2d(vae):
     with pytest.raises(ValueError, match=r"codes \(N, 2\)"):
         latent_explorer(vae, torch.zeros(5, 3), torch.zeros(5))

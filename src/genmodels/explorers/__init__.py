@@ -1,8 +1,8 @@
 """Live explorers: the course's trained networks, exported to ONNX, running in the page with onnxruntime-web.
 
-One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module next to
-this file (``latent_plane.js``; ``conditional.js`` for the CVAE and conditional GAN, appended to the shared
-``runtime.js``, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
+One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module: the shared
+``runtime.js`` next to this file followed by the explorer's own (``latent_plane.js``; ``conditional.js`` for the
+CVAE and conditional GAN, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
 widget manager renders the saved widget state with the same module, with no kernel. Where the networks come
 from:
 
@@ -125,7 +125,7 @@ class LatentPlane(anywidget.AnyWidget):
     """The 2-D latent plane, live: test codes coloured by digit, a point to drag, the digit decoded there, and
     a pad to draw a digit on, which the encoder places on the plane (mean and sigma) and the decoder rebuilds."""
 
-    _esm = Path(str(ASSETS / "latent_plane.js"))
+    _esm = (ASSETS / "runtime.js").read_text() + (ASSETS / "latent_plane.js").read_text()
     decoder_file = traitlets.Unicode("").tag(sync=True)   # under explorers/ next to the vendor folder ("" = ask kernel)
     encoder_file = traitlets.Unicode("").tag(sync=True)
     codes = traitlets.List().tag(sync=True)               # [[z_1, z_2], ...] of the test digits

@@ -1,75 +1,12 @@
-// The live 2-D latent plane (chapter 3): anywidget front end of genmodels.explorers.LatentPlane.
-// The same module runs in Jupyter (the networks and onnxruntime-web come from the kernel) and in the static
-// book and decks (they come from the vendor folder that widgets-offline.js announces): no kernel, no network.
+// The live 2-D latent plane (chapter 3): anywidget front end of genmodels.explorers.LatentPlane, appended to
+// runtime.js (how the networks and onnxruntime-web are found: the kernel in Jupyter, the vendor folder in the
+// static book and decks; no kernel, no network).
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"];  // matplotlib's tab10, as plot_latent_scatter colours the digits
 const SIZE = 300;        // the plane, CSS pixels
 const DIGIT_SCALE = 5;   // the 28 x 28 digits (decoded, drawn by hand), shown 140 x 140
 const BRUSH = 1.0;       // the pen: a Gaussian of this width (pixels) and gain 1.5, about MNIST's 3-pixel strokes
-
-function bytesOf(view) {  // a kernel buffer (DataView or ArrayBuffer) as Uint8Array
-  return view instanceof ArrayBuffer ? new Uint8Array(view) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function blobUrl(view, type) {
-  return URL.createObjectURL(new Blob([bytesOf(view)], {type}));
-}
-
-// onnxruntime-web, once per page; `wasm` is the URL of its WebAssembly.
-function loadRuntime(moduleUrl, wasm) {
-  if (!globalThis.__genmodels_ort__) {
-    globalThis.__genmodels_ort__ = import(/* webpackIgnore: true */ moduleUrl).then((ort) => {
-      ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer needed: works on any static host
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmPaths = {wasm};
-      return ort;
-    });
-  }
-  return globalThis.__genmodels_ort__;
-}
-
-function askKernel(model) {  // Jupyter: [decoder, encoder, ort module, ort wasm] as binary buffers
-  return new Promise((resolve) => {
-    const answer = (message, buffers) => {
-      if (message && message.kind === "assets") {
-        model.off("msg:custom", answer);
-        resolve(buffers);
-      }
-    };
-    model.on("msg:custom", answer);
-    model.send({kind: "assets"});
-  });
-}
-
-// {ort, decoder, encoder()}: the decoder session at once, the encoder's only when first asked for.
-async function loadNetworks(model) {
-  const vendor = globalThis.__genmodels_vendor__;
-  const options = {executionProviders: ["wasm"], graphOptimizationLevel: "all"};
-  if (vendor && model.get("decoder_file")) {  // the built book or a deck
-    const dist = vendor + "onnxruntime-web/dist/";
-    const ort = await loadRuntime(dist + "ort.wasm.bundle.min.mjs", dist + "ort-wasm-simd-threaded.wasm");
-    const session = async (file) => {
-      const response = await fetch(new URL("../explorers/" + file, vendor));
-      if (!response.ok) throw new Error(`explorer model ${file}: HTTP ${response.status}`);
-      return ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()), options);
-    };
-    let encoder = null;
-    return {ort, decoder: await session(model.get("decoder_file")),
-            encoder: () => (encoder = encoder || session(model.get("encoder_file")))};
-  }
-  const [decoder, encoder, ortModule, wasm] = await askKernel(model);
-  const ort = await loadRuntime(blobUrl(ortModule, "text/javascript"), blobUrl(wasm, "application/wasm"));
-  const encoderSession = ort.InferenceSession.create(bytesOf(encoder), options);
-  return {ort, decoder: await ort.InferenceSession.create(bytesOf(decoder), options), encoder: () => encoderSession};
-}
-
-function element(tag, style, attributes = {}) {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  return node;
-}
 
 // The drawing pad: 28 x 28 ink in [0, 1] (MNIST's convention: 1 = stroke), by mouse, finger or keyboard.
 function makePad(onInk) {
@@ -105,12 +42,7 @@ function makePad(onInk) {
     onInk(ink);
   }
   function show() {
-    for (let i = 0; i < 784; i++) {
-      const grey = Math.round((1 - ink[i]) * 255);
-      image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = grey;
-      image.data[4 * i + 3] = 255;
-    }
-    context.putImageData(image, 0, 0);
+    paintDigit(context, image, ink);
     if (document.activeElement === pad) {  // the keyboard pen
       context.strokeStyle = penDown ? "#d62728" : "#1f77b4";
       context.lineWidth = 0.3;
@@ -252,12 +184,7 @@ function render({model, el}) {
   }
 
   function draw(point, pixels) {
-    for (let i = 0; i < 784; i++) {
-      const grey = Math.round((1 - pixels[i]) * 255);  // dark ink on white, like plot_digits
-      picture.data[4 * i] = picture.data[4 * i + 1] = picture.data[4 * i + 2] = grey;
-      picture.data[4 * i + 3] = 255;
-    }
-    digitContext.putImageData(picture, 0, 0);
+    paintDigit(digitContext, picture, pixels);
     planeContext.drawImage(scatter, 0, 0);
     const [x, y] = toPixel(point);
     planeContext.lineWidth = 2 * ratio;
@@ -329,8 +256,8 @@ function render({model, el}) {
   plane.addEventListener("keyup", save);
 
   status.textContent = "loading the decoder...";
-  const ready = loadNetworks(model).then(async (loaded) => {
-    networks = loaded;
+  const ready = openSessions(model, ["decoder", "encoder"]).then(async ({ort, session}) => {
+    networks = {ort, decoder: await session("decoder"), encoder: () => session("encoder")};
     await show(z);
   }).catch((error) => {
     status.textContent = `the live explorer could not start: ${error}`;
