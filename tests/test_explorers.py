@@ -99,6 +99,47 @@ def test_front_end_is_the_shared_runtime_plus_its_own_module_with_no_name_twice(
         assert result.returncode == 0, result.stderr[-500:]
 
 
+def test_path_points_are_evenly_spaced_from_end_to_end():
+    a, b = torch.tensor([-1.5, 0.25]), torch.tensor([2.0, -1.0])
+    points = explorers.path_points(a, b, 8)
+    assert points.shape == (8, 2) and torch.equal(points[0], a) and torch.equal(points[-1], b)
+    steps = points.diff(dim=0)
+    assert torch.allclose(steps, ((b - a) / 7).expand(7, 2), atol=1e-6)               # equal steps on one line
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        explorers.path_points(a, b, 1)
+
+
+def test_default_path_joins_two_classes_far_apart_on_the_plane():
+    codes = torch.tensor([[5.0, 5.0], [0.0, 0.0], [0.5, 0.0], [-2.0, 1.0], [2.0, 2.0], [-2.4, -2.4]])
+    labels = torch.tensor([3, 1, 1, 7, 1, 2])
+    first, last = explorers.default_path(codes, labels, lim=2.5)
+    assert first == 1                                     # code 0 lies off the plane [-2.5, 2.5]^2
+    assert last == 5                                      # farthest other-class code from (0, 0): (-2.4, -2.4)
+    assert explorers.default_path(codes, torch.ones(6, dtype=torch.long), lim=2.5) is None
+
+
+def test_latent_plane_path_mode_starts_on_two_test_codes_and_checks_its_line(vae, tmp_path, monkeypatch):
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text("root: index\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
+    codes, labels = torch.randn(40, 2, generator=torch.Generator().manual_seed(3)), torch.arange(40) % 10
+    widget = latent_explorer(vae, codes, labels, lim=2.5, frames=6)
+    assert widget.frames == 6 and widget.path_mode is False and "Path mode" in widget.caption
+    a, b = widget.path
+    assert a in widget.codes and b in widget.codes and a != b                           # two test digits' codes
+    check = json.loads((tmp_path / "_build" / "explorer-checks" /
+                        widget.decoder_file.replace(".onnx", ".json")).read_text())
+    assert check["path"]["ends"] == [a, b] and len(check["path"]["pixels"]) == 6
+    with torch.no_grad():
+        line = torch.sigmoid(vae.decode(torch.tensor([a]) + torch.linspace(0, 1, 6)[:, None] *
+                                        (torch.tensor([b]) - torch.tensor([a])))).flatten(1)
+    assert np.abs(np.array(check["path"]["pixels"]) - line.numpy()).max() <= 1e-5
+    assert np.abs(np.array(check["path"]["pixels"][0]) - np.array(check["path"]["pixels"][-1])).max() > 1e-3
+    with pytest.raises(ValueError, match="frames"):
+        latent_explorer(vae, codes, labels, frames=1)
+
+
 def test_latent_plane_rejects_codes_that_are_not_2d(vae):
     with pytest.raises(ValueError, match=r"codes \(N, 2\)"):
         latent_explorer(vae, torch.zeros(5, 3), torch.zeros(5))

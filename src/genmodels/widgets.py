@@ -76,17 +76,19 @@ def image_explorer(pictures: list, controls: Sequence[widgets.Widget]) -> widget
     return widgets.VBox([*controls, tree])
 
 
-def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5):
+def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5,
+                    frames: int = 8):
     """The live 2-D latent plane of a VAE (chapter 3): codes coloured by digit, drag a point, see its digit.
 
     ``vae`` has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` with a 2-D z; ``codes`` (N, 2) and
-    ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2. The decoder runs in
+    ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2; path mode decodes
+    ``frames`` digits on the line between two chosen codes. The decoder runs in
     the page (ONNX, onnxruntime-web): live in Jupyter and in the built book and slides, with no kernel. The
     exporting and the front end live in :mod:`genmodels.explorers`.
     """
     from .explorers import latent_plane  # anywidget and onnx, imported only when an explorer is made
 
-    return latent_plane(vae, codes, labels, lim)
+    return latent_plane(vae, codes, labels, lim, frames=frames)
 
 
 def cvae_explorer(cvae: torch.nn.Module, *, lim: float = 2.0, dims: Sequence[int] = (0, 1)):

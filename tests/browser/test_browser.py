@@ -306,6 +306,7 @@ def _check_live_explorer(page, root, where: str) -> dict:
     assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
         f"{where}: the arrow key also changed the slide"
     assert "z = (" in root.inner_text(), f"{where}: the point is not read out as text"
+    assert "Path mode" in caption, f"{where}: the text alternative does not explain path mode"
 
     box = plane.bounding_box()
     x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6
@@ -324,10 +325,74 @@ def _check_live_explorer(page, root, where: str) -> dict:
     times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
     median = _median(times)
     assert median <= MAX_MEDIAN_MS, f"{where}: median decode + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
+    path = _check_path_mode(page, root, where, check, slide)
     return {"where": where, "explorer": root.get_attribute("data-explorer"), "max_pixel_error": error,
             "median_ms": round(median, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
-            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)"],
-            "drawing": drawing}
+            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)",
+                      "path mode (Space on its button)", "path by two clicks", "path end B by B, ArrowLeft"],
+            "drawing": drawing, "path": path}
+
+
+def _frames(root) -> tuple[list, list]:
+    """Path mode's pixel means (frames x 784, flat) and the frames as drawn (8-bit pictures)."""
+    return root.evaluate("async (el) => { await el.explorer.settled(); "
+                         "return [el.explorer.frames(), el.explorer.framePictures()]; }")
+
+
+def _check_path_mode(page, root, where: str, check: dict, slide: str) -> dict:
+    """Path mode of the latent plane: switched on from the keyboard, its starting line decoded as PyTorch does
+    (every frame within 1e-4), the frames change along the line, a path drawn with two clicks ends on frames
+    that are the decoder at its ends, the keyboard moves an end, one decode of the line plus draw is timed."""
+    toggle = root.locator("button", has_text="path mode")
+    toggle.focus()
+    page.keyboard.press("Space")
+    assert root.evaluate("(el) => el.explorer.pathMode()") and toggle.get_attribute("aria-pressed") == "true", \
+        f"{where}: Space on the path-mode button did not switch path mode on"
+    frames, pictures = _frames(root)
+    count = len(check["path"]["pixels"])
+    assert root.evaluate("(el) => el.explorer.path()") == check["path"]["ends"], f"{where}: not the build's path"
+    expected = [v for row in check["path"]["pixels"] for v in row]
+    assert frames and len(frames) == len(expected), f"{where}: {len(frames or [])} path pixels for {len(expected)}"
+    error = max(abs(a - b) for a, b in zip(frames, expected))
+    assert error <= MAX_PIXEL_ERROR, f"{where}: the path's frames differ from PyTorch's by {error:.2e}"
+    assert len(set(pictures)) == count, f"{where}: {len(set(pictures))} different frames along a {count}-frame path"
+    text = root.inner_text()
+    assert "Path mode:" in text and "from A = (" in text, f"{where}: the path is not read out as text"
+
+    plane = root.locator("canvas[role=slider]")
+    box = plane.bounding_box()
+    before = pictures
+    for fx, fy in ((0.25, 0.3), (0.75, 0.7)):            # two clicks: end A, then end B
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        root.evaluate("(el) => el.explorer.settled()")
+        page.wait_for_timeout(100)
+    frames, pictures = _frames(root)
+    ends = root.evaluate("(el) => el.explorer.path()")
+    assert ends != check["path"]["ends"] and pictures != before, f"{where}: two clicks did not draw a new path"
+    at_ends = root.evaluate("(el, ends) => el.explorer.decode(ends)", ends)
+    pixels = 784 * (count - 1)
+    end_error = max(max(abs(a - b) for a, b in zip(frames[:784], at_ends[:784])),
+                    max(abs(a - b) for a, b in zip(frames[pixels:], at_ends[784:])))
+    assert end_error <= 1e-6, f"{where}: the path's end frames are not the decoder at its ends ({end_error:.1e})"
+    assert len(set(pictures)) > 1, f"{where}: the frames do not change along the drawn path"
+
+    plane.focus()
+    page.keyboard.press("b")
+    page.keyboard.press("ArrowLeft")
+    frames_after, pictures_after = _frames(root)
+    moved = root.evaluate("(el) => el.explorer.path()")
+    lim = root.evaluate("(el) => el.explorer.lim")
+    assert moved[0] == ends[0] and abs(moved[1][0] - ends[1][0] + 0.04 * lim) < 1e-6, f"{where}: {ends} -> {moved}"
+    assert pictures_after[-1] != pictures[-1] and pictures_after[0] == pictures[0], \
+        f"{where}: moving end B did not change the last frame alone at the end"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a path-mode key also changed the slide"
+    times = root.evaluate("(el) => el.explorer.timeDecodeDraw(50)")
+    median = _median(times)
+    assert median <= MAX_MEDIAN_MS, f"{where}: median path decode ({count} digits) + draw {median:.2f} ms"
+    page.keyboard.press("p")
+    assert not root.evaluate("(el) => el.explorer.pathMode()"), f"{where}: P did not leave path mode"
+    return {"frames": count, "max_pixel_error": error, "median_ms": round(median, 3)}
 
 
 def _drag(page, root, pad, where: str) -> list:
