@@ -82,7 +82,7 @@ def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, t
     assert buffers[0] == widget._onnx["decoder"] and buffers[0][:1] == b"\x08"   # ONNX protobuf: ir_version first
 
 
-@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad"])
+@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad", "DiffusionSteps"])
 def test_front_end_is_the_shared_runtime_plus_its_own_module_with_no_name_twice(widget):
     import re
     import shutil
@@ -220,3 +220,32 @@ def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch
         cgan_explorer(gan.generator, torch.zeros(8), dims=(2, 2))
     with pytest.raises(TypeError, match="decode"):
         cvae_explorer(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ the diffusion explorer (chapter 12)
+from genmodels.models.diffusion import DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ddim_sample, guided  # noqa: E402
+
+
+def test_ddim_step_export_runs_the_guided_clipped_process_as_ddim_sample_does(tmp_path, monkeypatch):
+    build = _book(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    denoiser = DigitDenoiser(DigitDenoiserConfig(hidden=64, num_blocks=2)).eval()
+    torch.nn.init.normal_(denoiser.skip_gain.weight, std=0.1)                 # not the zero start: a real skip
+    schedule = NoiseSchedule(1000)
+    x_T = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    widget = explorers.diffusion_steps(denoiser, schedule, x_T, label=7, guidance=2.0, clip_x0=1.0, num_steps=10)
+    with torch.no_grad():
+        final, path = ddim_sample(guided(denoiser, 2.0, 10), schedule, (1, 1, 28, 28), torch.tensor([7]),
+                                  num_steps=10, x_T=x_T, clip_x0=1.0, return_path=True)
+    assert widget.times == [1000, 900, 800, 700, 600, 500, 400, 300, 200, 100, 0] and widget.label == 7
+    check = json.loads((build / "explorer-checks" / widget.step_file.replace(".onnx", ".json")).read_text())
+    assert np.abs(np.array(check["path"]) - torch.cat(path).flatten(1).numpy()).max() <= 1e-5   # = ddim_sample
+    onnx = (build / "assets" / "explorers" / widget.step_file).read_bytes()
+    x = x_T.reshape(1, 784)
+    for t, s, expected in zip(widget.times[:-1], widget.times[1:], path[1:]):    # the file the page runs, step by step
+        x, x0 = _run_onnx(onnx, x=x, t=torch.tensor([float(t)]), s=torch.tensor([float(s)]), y=torch.tensor([7.0]))
+        assert np.abs(x - expected.reshape(1, 784).numpy()).max() <= 1e-4 and np.abs(x0).max() <= 1.0
+        x = torch.from_numpy(x)
+    assert np.abs(check["guesses"][-1] - x0[0]).max() <= 1e-4 and "number keys" in widget.caption
+    with pytest.raises(ValueError, match="784 numbers"):
+        explorers.diffusion_steps(denoiser, schedule, torch.zeros(10))

@@ -38,7 +38,7 @@ from torch import nn
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
 __all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "path_points",
-           "default_path", "ConditionalPad", "conditional_pad"]
+           "default_path", "ConditionalPad", "conditional_pad", "DiffusionSteps", "diffusion_steps"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
@@ -220,3 +220,4 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
 
 
 from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)
+from .diffusion import DiffusionSteps, diffusion_steps  # noqa: E402

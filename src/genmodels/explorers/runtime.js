@@ -80,3 +80,15 @@ function paintDigit(context, image, pixels, offset = 0) {  // pixel means -> dar
   }
   context.putImageData(image, 0, 0);
 }
+
+function normals(seed, count) {  // "noise #seed": a seeded N(0, 1) draw (mulberry32 + Box-Muller), the same everywhere
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return Array.from({length: count}, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+}
