@@ -280,6 +280,8 @@ def _wait_for_change(root, before: str, what: str) -> None:
 def _check_live_explorer(page, root, where: str) -> dict:
     """Agreement with PyTorch, keyboard, mouse, text alternative and timing of one live explorer."""
     root.evaluate("(el) => el.explorer.ready")
+    if root.get_attribute("data-explorer") == "diffusion":
+        return _check_diffusion(page, root, where)
     name = root.evaluate("(el) => el.explorer.decoderFile")
     check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
     assert name and check_file.is_file(), f"{where}: no check points {check_file} for the explorer's model {name!r}"
@@ -452,6 +454,51 @@ def _check_conditional(page, root, where: str, error: float) -> dict:
     return {"where": where, "explorer": "conditional " + root.evaluate("(el) => el.explorer.decoderFile"),
             "max_pixel_error": error, "median_ms": round(median, 3),
             "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3), "moves": moves}
+
+
+def _check_diffusion(page, root, where: str) -> dict:
+    """The diffusion explorer: the whole DDIM process from the build's x_T agrees with PyTorch's (every x_t and
+    every guess, as pixels, within 1e-4), the step slider (keyboard), number keys and 'new noise' change the
+    picture, the text says which step; one guided step (two denoiser calls) takes at most 16 ms (median)."""
+    name = root.evaluate("(el) => el.explorer.decoderFile")
+    check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
+    assert name and check_file.is_file(), f"{where}: no check {check_file} for the diffusion explorer's {name!r}"
+    check = json.loads(check_file.read_text())
+    got = root.evaluate("(el, c) => el.explorer.run(c.x_T, c.label)", check)
+    pixel = lambda v: min(1.0, max(0.0, (v + 1) / 2))               # noqa: E731  [-1, 1] -> the drawn ink
+    error = max(abs(pixel(a) - pixel(b)) for key in ("path", "guesses") for mine, theirs in zip(got[key], check[key])
+                for a, b in zip(mine, theirs))
+    assert len(got["path"]) == len(check["path"]) and error <= MAX_PIXEL_ERROR, \
+        f"{where}: the page's DDIM process differs from PyTorch's by {error:.2e} (pixels)"
+    caption = root.locator("p").first.inner_text()
+    assert "arrow keys" in caption and "number keys" in caption, f"{where}: no text alternative"
+    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    slider, steps = root.locator("input[type=range]"), len(check["times"]) - 1
+    root.evaluate("(el) => el.explorer.settled()")
+    before = root.evaluate("(el) => el.explorer.picture()")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert root.evaluate("(el) => el.explorer.step()") == 1, f"{where}: ArrowRight did not move the step slider"
+    assert root.evaluate("(el) => el.explorer.picture()") != before, f"{where}: step 1 shows the same picture"
+    page.keyboard.press("End")
+    assert root.evaluate("(el) => el.explorer.step()") == steps and "t = 0" in root.inner_text(), \
+        f"{where}: End did not show the finished digit"
+    before = root.evaluate("(el) => el.explorer.picture()")
+    page.keyboard.press("3")
+    _wait_for_change(root, before, f"{where}: the 3 key")
+    assert root.evaluate("(el) => el.explorer.label()") == 3 and "label y = 3" in root.inner_text(), where
+    before = root.evaluate("(el) => el.explorer.picture()")
+    root.locator("button", has_text="new noise").click()
+    _wait_for_change(root, before, f"{where}: new noise")
+    assert root.evaluate("(el) => el.explorer.noise()") == 1, f"{where}: new noise did not resample"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a key also changed the slide"
+    times = root.evaluate("(el) => el.explorer.timeProcess(6)")
+    per_step = _median(times) / steps
+    assert per_step <= MAX_MEDIAN_MS, f"{where}: a guided DDIM step takes {per_step:.2f} ms (median)"
+    return {"where": where, "explorer": "diffusion " + name, "max_pixel_error": error,
+            "median_ms": round(per_step, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))] / steps, 3),
+            "process_ms": round(_median(times), 1), "moves": ["ArrowRight", "End", "key 3", "new noise"]}
 
 
 def _encoding(root):
@@ -663,6 +710,8 @@ def test_explorers_found():
     conditional = {(e["where"].split("/")[0], e["explorer"].split()[1].rsplit("-", 1)[0])
                    for e in REPORT["live"] if e["explorer"].startswith("conditional")}
     wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator")}
+    diffusion = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("diffusion")}
+    assert diffusion == {"html", "slides"}, f"the diffusion explorer checked in the book and its deck: {diffusion}"
     assert conditional >= wanted, f"CVAE and cGAN explorers checked in the book and decks: {sorted(conditional)}"
 
 

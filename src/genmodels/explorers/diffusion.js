@@ -127,8 +127,9 @@ function render({model, el}) {
       restart(Number(event.key), noise);
     } else if (event.key === "r" || event.key === "R") {
       restart(label, noise + 1);
-    } else if (event.target === slider && event.key.startsWith("Arrow")) {
-      event.stopPropagation();  // the slider moves itself; not reveal.js's slides
+    } else if (event.target === slider && (event.key.startsWith("Arrow") || event.key.startsWith("Page") ||
+                                            event.key === "Home" || event.key === "End")) {
+      event.stopPropagation();  // the slider moves itself; not reveal.js's slides (arrows, Home, End)
       return;
     } else {
       return;

@@ -123,7 +123,7 @@ function render({model, el}) {
   legend.innerHTML = COLOURS.map((c, k) => `<span style="color:${c}">&#9679;</span>${k}`).join(" ");
   // path mode: a toggle, the end the plane moves (A or B), and the digits decoded along the line A -> B
   const frameCount = model.get("frames");
-  const pathBox = element("div", {margin: "6px 0 0 0", display: "flex", gap: "4px", flexWrap: "wrap", maxWidth: "220px"},
+  const pathBox = element("div", {margin: "6px 0 0 0", display: "flex", gap: "4px", flexWrap: "wrap", maxWidth: "240px"},
                           {role: "group", "aria-label": "path mode (P key on the plane)"});
   const button = (text) => {
     const b = element("button", {cursor: "pointer"}, {type: "button", "aria-pressed": "false"});
@@ -146,7 +146,7 @@ function render({model, el}) {
   });
   const endLabel = (text) => { const b = element("b", {}); b.textContent = text; return b; };
   row.append(endLabel("A"), ...frameCanvases, endLabel("B"));
-  root.append(caption, plane, side, drawn.box, row);
+  root.append(caption, plane, side, row, drawn.box);  // the path's row right under the plane
   el.append(root);
 
   // the scatter, drawn once; each move redraws it from this copy plus the point
@@ -170,7 +170,10 @@ function render({model, el}) {
 
   let networks = null, z = model.get("z").slice(), pending = null, busy = false;
   let pathMode = model.get("path_mode"), ends = model.get("path").map((e) => e.slice()), active = 0;
-  let endDigits = ends.map(() => null), pathPixels = null;  // endDigits: the test digit an end was snapped to
+  let endDigits = ends.map((e) => {  // the test digit whose code an end is on (the build starts on two), or null
+    const i = codes.findIndex((c) => c[0] === e[0] && c[1] === e[1]);
+    return i < 0 ? null : i;
+  }), pathPixels = null;
   const frameContexts = frameCanvases.map((c) => c.getContext("2d"));
   const pathMarks = ["A", "B"];
   let encoding = null, inkPending = undefined, encoding_busy = false;  // the drawn digit's {mu, sigma}
