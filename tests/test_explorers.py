@@ -247,5 +247,11 @@ def test_ddim_step_export_runs_the_guided_clipped_process_as_ddim_sample_does(tm
         assert np.abs(x - expected.reshape(1, 784).numpy()).max() <= 1e-4 and np.abs(x0).max() <= 1.0
         x = torch.from_numpy(x)
     assert np.abs(check["guesses"][-1] - x0[0]).max() <= 1e-4 and "number keys" in widget.caption
+    sent = []                                                       # Jupyter: the network and the runtime
+    from genmodels.explorers import diffusion
+    monkeypatch.setattr(diffusion, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
+    widget._answer(widget, {"kind": "assets"}, [])
+    assert sent == [[onnx, b"ort", b"wasm"]]
     with pytest.raises(ValueError, match="784 numbers"):
         explorers.diffusion_steps(denoiser, schedule, torch.zeros(10))

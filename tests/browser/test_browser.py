@@ -12,7 +12,9 @@ run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the
 to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
 pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard (the latent plane), or follows
 the number keys, label buttons and 'new noise' with the same style under all ten labels (CVAE and conditional
-GAN), has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
+GAN); the latent plane's path mode decodes the build's line as PyTorch does and follows two clicks and the keys;
+the diffusion explorer runs the build's DDIM process as PyTorch does and follows its slider and keys; each
+has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
 16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
 console, math and image checks hold, and its explorers respond too.
