@@ -82,6 +82,64 @@ def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, t
     assert buffers[0] == widget._onnx["decoder"] and buffers[0][:1] == b"\x08"   # ONNX protobuf: ir_version first
 
 
+@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad", "DiffusionSteps"])
+def test_front_end_is_the_shared_runtime_plus_its_own_module_with_no_name_twice(widget):
+    import re
+    import shutil
+    import subprocess
+
+    esm = getattr(explorers, widget)._esm
+    assert esm.startswith((explorers.ASSETS / "runtime.js").read_text())              # one loader for every explorer
+    names = re.findall(r"^(?:async )?function (\w+)|^const (\w+)", esm, flags=re.M)
+    names = [a or b for a, b in names]
+    assert "loadRuntime" in names and sorted(set(names)) == sorted(names), f"declared twice: {names}"
+    if shutil.which("node"):                                  # the page parses it as one ES module
+        result = subprocess.run(["node", "--input-type=module", "--check"], input=esm, text=True,
+                                capture_output=True)
+        assert result.returncode == 0, result.stderr[-500:]
+
+
+def test_path_points_are_evenly_spaced_from_end_to_end():
+    a, b = torch.tensor([-1.5, 0.25]), torch.tensor([2.0, -1.0])
+    points = explorers.path_points(a, b, 8)
+    assert points.shape == (8, 2) and torch.equal(points[0], a) and torch.equal(points[-1], b)
+    steps = points.diff(dim=0)
+    assert torch.allclose(steps, ((b - a) / 7).expand(7, 2), atol=1e-6)               # equal steps on one line
+    with pytest.raises(ValueError, match="at least 2 frames"):
+        explorers.path_points(a, b, 1)
+
+
+def test_default_path_joins_two_classes_far_apart_on_the_plane():
+    codes = torch.tensor([[5.0, 5.0], [0.0, 0.0], [0.5, 0.0], [-2.0, 1.0], [2.0, 2.0], [-2.4, -2.4]])
+    labels = torch.tensor([3, 1, 1, 7, 1, 2])
+    first, last = explorers.default_path(codes, labels, lim=2.5)
+    assert first == 1                                     # code 0 lies off the plane [-2.5, 2.5]^2
+    assert last == 5                                      # farthest other-class code from (0, 0): (-2.4, -2.4)
+    assert explorers.default_path(codes, torch.ones(6, dtype=torch.long), lim=2.5) is None
+
+
+def test_latent_plane_path_mode_starts_on_two_test_codes_and_checks_its_line(vae, tmp_path, monkeypatch):
+    (tmp_path / "_config.yml").write_text("title: t\n")
+    (tmp_path / "_toc.yml").write_text("root: index\n")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
+    codes, labels = torch.randn(40, 2, generator=torch.Generator().manual_seed(3)), torch.arange(40) % 10
+    widget = latent_explorer(vae, codes, labels, lim=2.5, frames=6)
+    assert widget.frames == 6 and widget.path_mode is False and "Path mode" in widget.caption
+    a, b = widget.path
+    assert a in widget.codes and b in widget.codes and a != b                           # two test digits' codes
+    check = json.loads((tmp_path / "_build" / "explorer-checks" /
+                        widget.decoder_file.replace(".onnx", ".json")).read_text())
+    assert check["path"]["ends"] == [a, b] and len(check["path"]["pixels"]) == 6
+    with torch.no_grad():
+        line = torch.sigmoid(vae.decode(torch.tensor([a]) + torch.linspace(0, 1, 6)[:, None] *
+                                        (torch.tensor([b]) - torch.tensor([a])))).flatten(1)
+    assert np.abs(np.array(check["path"]["pixels"]) - line.numpy()).max() <= 1e-5
+    assert np.abs(np.array(check["path"]["pixels"][0]) - np.array(check["path"]["pixels"][-1])).max() > 1e-3
+    with pytest.raises(ValueError, match="frames"):
+        latent_explorer(vae, codes, labels, frames=1)
+
+
 def test_latent_plane_rejects_codes_that_are_not_2d(vae):
     with pytest.raises(ValueError, match=r"codes \(N, 2\)"):
         latent_explorer(vae, torch.zeros(5, 3), torch.zeros(5))
@@ -162,3 +220,38 @@ def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch
         cgan_explorer(gan.generator, torch.zeros(8), dims=(2, 2))
     with pytest.raises(TypeError, match="decode"):
         cvae_explorer(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ the diffusion explorer (chapter 12)
+from genmodels.models.diffusion import DigitDenoiser, DigitDenoiserConfig, NoiseSchedule, ddim_sample, guided  # noqa: E402
+
+
+def test_ddim_step_export_runs_the_guided_clipped_process_as_ddim_sample_does(tmp_path, monkeypatch):
+    build = _book(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    denoiser = DigitDenoiser(DigitDenoiserConfig(hidden=64, num_blocks=2)).eval()
+    torch.nn.init.normal_(denoiser.skip_gain.weight, std=0.1)                 # not the zero start: a real skip
+    schedule = NoiseSchedule(1000)
+    x_T = torch.randn(1, 1, 28, 28, generator=torch.Generator().manual_seed(3))
+    widget = explorers.diffusion_steps(denoiser, schedule, x_T, label=7, guidance=2.0, clip_x0=1.0, num_steps=10)
+    with torch.no_grad():
+        final, path = ddim_sample(guided(denoiser, 2.0, 10), schedule, (1, 1, 28, 28), torch.tensor([7]),
+                                  num_steps=10, x_T=x_T, clip_x0=1.0, return_path=True)
+    assert widget.times == [1000, 900, 800, 700, 600, 500, 400, 300, 200, 100, 0] and widget.label == 7
+    check = json.loads((build / "explorer-checks" / widget.step_file.replace(".onnx", ".json")).read_text())
+    assert np.abs(np.array(check["path"]) - torch.cat(path).flatten(1).numpy()).max() <= 1e-5   # = ddim_sample
+    onnx = (build / "assets" / "explorers" / widget.step_file).read_bytes()
+    x = x_T.reshape(1, 784)
+    for t, s, expected in zip(widget.times[:-1], widget.times[1:], path[1:]):    # the file the page runs, step by step
+        x, x0 = _run_onnx(onnx, x=x, t=torch.tensor([float(t)]), s=torch.tensor([float(s)]), y=torch.tensor([7.0]))
+        assert np.abs(x - expected.reshape(1, 784).numpy()).max() <= 1e-4 and np.abs(x0).max() <= 1.0
+        x = torch.from_numpy(x)
+    assert np.abs(check["guesses"][-1] - x0[0]).max() <= 1e-4 and "number keys" in widget.caption
+    sent = []                                                       # Jupyter: the network and the runtime
+    from genmodels.explorers import diffusion
+    monkeypatch.setattr(diffusion, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
+    widget._answer(widget, {"kind": "assets"}, [])
+    assert sent == [[onnx, b"ort", b"wasm"]]
+    with pytest.raises(ValueError, match="784 numbers"):
+        explorers.diffusion_steps(denoiser, schedule, torch.zeros(10))

@@ -1,7 +1,8 @@
 """Explorers that also work in the static book.
 
 Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer`,
-:func:`cvae_explorer` and :func:`cgan_explorer` run the chapter's network itself in the page (ONNX); the other
+:func:`cvae_explorer`, :func:`cgan_explorer` and :func:`ddim_explorer` run the chapter's network itself in the page
+(ONNX); the other
 explorers here precompute their pictures and
 switch between them with ``jslink``: they respond in Jupyter, in the published HTML book, and without any kernel.
 """
@@ -17,7 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-__all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer", "cgan_explorer"]
+__all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer", "cgan_explorer",
+           "ddim_explorer"]
 
 
 def figure_to_png(fig: plt.Figure, dpi: int = 80) -> bytes:
@@ -76,17 +78,19 @@ def image_explorer(pictures: list, controls: Sequence[widgets.Widget]) -> widget
     return widgets.VBox([*controls, tree])
 
 
-def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5):
+def latent_explorer(vae: torch.nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 2.5,
+                    frames: int = 8):
     """The live 2-D latent plane of a VAE (chapter 3): codes coloured by digit, drag a point, see its digit.
 
     ``vae`` has ``encode(x) -> (mu, logvar)`` and ``decode(z) -> logits`` with a 2-D z; ``codes`` (N, 2) and
-    ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2. The decoder runs in
+    ``labels`` (N,) are the test digits' codes and digits, the plane shows [-lim, lim]^2; path mode decodes
+    ``frames`` digits on the line between two chosen codes. The decoder runs in
     the page (ONNX, onnxruntime-web): live in Jupyter and in the built book and slides, with no kernel. The
     exporting and the front end live in :mod:`genmodels.explorers`.
     """
     from .explorers import latent_plane  # anywidget and onnx, imported only when an explorer is made
 
-    return latent_plane(vae, codes, labels, lim)
+    return latent_plane(vae, codes, labels, lim, frames=frames)
 
 
 def cvae_explorer(cvae: torch.nn.Module, *, lim: float = 2.0, dims: Sequence[int] = (0, 1)):
@@ -109,3 +113,14 @@ def cgan_explorer(generator: torch.nn.Module, z: torch.Tensor, *, lim: float = 2
 
     return conditional_pad(generator, lambda m, z_, y: m(z_, y), z, dims=dims, lim=lim, kind="noise",
                            name="cgan-generator")
+
+
+def ddim_explorer(denoiser: torch.nn.Module, schedule, x_T: torch.Tensor, *, label: int = 7, guidance: float = 2.0,
+                  clip_x0: float | None = 1.0, num_steps: int = 25):
+    """The live diffusion explorer (chapter 12): one digit's DDIM reverse process from ``x_T`` (1, 28, 28),
+    ``num_steps`` guided steps of ``denoiser`` on ``schedule``, run in the page (ONNX, onnxruntime-web); label
+    buttons, 'new noise' and a step slider showing x_t and the guess of x_0, live in Jupyter, the book and slides."""
+    from .explorers import diffusion_steps
+
+    return diffusion_steps(denoiser, schedule, x_T, label=label, guidance=guidance, clip_x0=clip_x0,
+                           num_steps=num_steps)

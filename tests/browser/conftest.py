@@ -30,6 +30,9 @@ def pytest_terminal_summary(terminalreporter, config):
               f"decode + draw median {e['median_ms']} ms (90th percentile {e['p90_ms']} ms); "
               + (f"drawn '1' encoded at mu {e['drawing']['mu']}, sigma {e['drawing']['sigma']} (encoder "
                  f"max |page - PyTorch| {e['drawing']['encoder_error']:.1e}); " if "drawing" in e else "")
+              + (f"whole process of {e['process_ms']} ms; " if "process_ms" in e else "")
+              + (f"path mode: {e['path']['frames']} frames max |page - PyTorch| {e['path']['max_pixel_error']:.1e}, "
+                 f"decode + draw median {e['path']['median_ms']} ms; " if "path" in e else "")
               + "; ".join(e["moves"]) + " -> picture changed")
     moves = sum(len(e["moves"]) for e in report["explorers"])
     write(f"{len(report['pages'])} pages, {len(report['decks'])} decks, {len(report['explorers'])} explorers "

@@ -12,7 +12,9 @@ run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the
 to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
 pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard (the latent plane), or follows
 the number keys, label buttons and 'new noise' with the same style under all ten labels (CVAE and conditional
-GAN), has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
+GAN); the latent plane's path mode decodes the build's line as PyTorch does and follows two clicks and the keys;
+the diffusion explorer runs the build's DDIM process as PyTorch does and follows its slider and keys; each
+has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
 16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
 console, math and image checks hold, and its explorers respond too.
@@ -280,6 +282,8 @@ def _wait_for_change(root, before: str, what: str) -> None:
 def _check_live_explorer(page, root, where: str) -> dict:
     """Agreement with PyTorch, keyboard, mouse, text alternative and timing of one live explorer."""
     root.evaluate("(el) => el.explorer.ready")
+    if root.get_attribute("data-explorer") == "diffusion":
+        return _check_diffusion(page, root, where)
     name = root.evaluate("(el) => el.explorer.decoderFile")
     check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
     assert name and check_file.is_file(), f"{where}: no check points {check_file} for the explorer's model {name!r}"
@@ -306,6 +310,7 @@ def _check_live_explorer(page, root, where: str) -> dict:
     assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
         f"{where}: the arrow key also changed the slide"
     assert "z = (" in root.inner_text(), f"{where}: the point is not read out as text"
+    assert "Path mode" in caption, f"{where}: the text alternative does not explain path mode"
 
     box = plane.bounding_box()
     x, y = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.6
@@ -324,10 +329,74 @@ def _check_live_explorer(page, root, where: str) -> dict:
     times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
     median = _median(times)
     assert median <= MAX_MEDIAN_MS, f"{where}: median decode + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
+    path = _check_path_mode(page, root, where, check, slide)
     return {"where": where, "explorer": root.get_attribute("data-explorer"), "max_pixel_error": error,
             "median_ms": round(median, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
-            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)"],
-            "drawing": drawing}
+            "moves": ["ArrowRight", "drag 3 px", "stroke on the pad (mouse)", "stroke on the pad (keyboard)",
+                      "path mode (Space on its button)", "path by two clicks", "path end B by B, ArrowLeft"],
+            "drawing": drawing, "path": path}
+
+
+def _frames(root) -> tuple[list, list]:
+    """Path mode's pixel means (frames x 784, flat) and the frames as drawn (8-bit pictures)."""
+    return root.evaluate("async (el) => { await el.explorer.settled(); "
+                         "return [el.explorer.frames(), el.explorer.framePictures()]; }")
+
+
+def _check_path_mode(page, root, where: str, check: dict, slide: str) -> dict:
+    """Path mode of the latent plane: switched on from the keyboard, its starting line decoded as PyTorch does
+    (every frame within 1e-4), the frames change along the line, a path drawn with two clicks ends on frames
+    that are the decoder at its ends, the keyboard moves an end, one decode of the line plus draw is timed."""
+    toggle = root.locator("button", has_text="path mode")
+    toggle.focus()
+    page.keyboard.press("Space")
+    assert root.evaluate("(el) => el.explorer.pathMode()") and toggle.get_attribute("aria-pressed") == "true", \
+        f"{where}: Space on the path-mode button did not switch path mode on"
+    frames, pictures = _frames(root)
+    count = len(check["path"]["pixels"])
+    assert root.evaluate("(el) => el.explorer.path()") == check["path"]["ends"], f"{where}: not the build's path"
+    expected = [v for row in check["path"]["pixels"] for v in row]
+    assert frames and len(frames) == len(expected), f"{where}: {len(frames or [])} path pixels for {len(expected)}"
+    error = max(abs(a - b) for a, b in zip(frames, expected))
+    assert error <= MAX_PIXEL_ERROR, f"{where}: the path's frames differ from PyTorch's by {error:.2e}"
+    assert len(set(pictures)) == count, f"{where}: {len(set(pictures))} different frames along a {count}-frame path"
+    text = root.inner_text()
+    assert "Path mode:" in text and "from A = (" in text, f"{where}: the path is not read out as text"
+
+    plane = root.locator("canvas[role=slider]")
+    box = plane.bounding_box()
+    before = pictures
+    for fx, fy in ((0.25, 0.3), (0.75, 0.7)):            # two clicks: end A, then end B
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+        root.evaluate("(el) => el.explorer.settled()")
+        page.wait_for_timeout(100)
+    frames, pictures = _frames(root)
+    ends = root.evaluate("(el) => el.explorer.path()")
+    assert ends != check["path"]["ends"] and pictures != before, f"{where}: two clicks did not draw a new path"
+    at_ends = root.evaluate("(el, ends) => el.explorer.decode(ends)", ends)
+    pixels = 784 * (count - 1)
+    end_error = max(max(abs(a - b) for a, b in zip(frames[:784], at_ends[:784])),
+                    max(abs(a - b) for a, b in zip(frames[pixels:], at_ends[784:])))
+    assert end_error <= 1e-6, f"{where}: the path's end frames are not the decoder at its ends ({end_error:.1e})"
+    assert len(set(pictures)) > 1, f"{where}: the frames do not change along the drawn path"
+
+    plane.focus()
+    page.keyboard.press("b")
+    page.keyboard.press("ArrowLeft")
+    frames_after, pictures_after = _frames(root)
+    moved = root.evaluate("(el) => el.explorer.path()")
+    lim = root.evaluate("(el) => el.explorer.lim")
+    assert moved[0] == ends[0] and abs(moved[1][0] - ends[1][0] + 0.04 * lim) < 1e-6, f"{where}: {ends} -> {moved}"
+    assert pictures_after[-1] != pictures[-1] and pictures_after[0] == pictures[0], \
+        f"{where}: moving end B did not change the last frame alone at the end"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a path-mode key also changed the slide"
+    times = root.evaluate("(el) => el.explorer.timeDecodeDraw(50)")
+    median = _median(times)
+    assert median <= MAX_MEDIAN_MS, f"{where}: median path decode ({count} digits) + draw {median:.2f} ms"
+    page.keyboard.press("p")
+    assert not root.evaluate("(el) => el.explorer.pathMode()"), f"{where}: P did not leave path mode"
+    return {"frames": count, "max_pixel_error": error, "median_ms": round(median, 3)}
 
 
 def _drag(page, root, pad, where: str) -> list:
@@ -387,6 +456,51 @@ def _check_conditional(page, root, where: str, error: float) -> dict:
     return {"where": where, "explorer": "conditional " + root.evaluate("(el) => el.explorer.decoderFile"),
             "max_pixel_error": error, "median_ms": round(median, 3),
             "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3), "moves": moves}
+
+
+def _check_diffusion(page, root, where: str) -> dict:
+    """The diffusion explorer: the whole DDIM process from the build's x_T agrees with PyTorch's (every x_t and
+    every guess, as pixels, within 1e-4), the step slider (keyboard), number keys and 'new noise' change the
+    picture, the text says which step; one guided step (two denoiser calls) takes at most 16 ms (median)."""
+    name = root.evaluate("(el) => el.explorer.decoderFile")
+    check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
+    assert name and check_file.is_file(), f"{where}: no check {check_file} for the diffusion explorer's {name!r}"
+    check = json.loads(check_file.read_text())
+    got = root.evaluate("(el, c) => el.explorer.run(c.x_T, c.label)", check)
+    pixel = lambda v: min(1.0, max(0.0, (v + 1) / 2))               # noqa: E731  [-1, 1] -> the drawn ink
+    error = max(abs(pixel(a) - pixel(b)) for key in ("path", "guesses") for mine, theirs in zip(got[key], check[key])
+                for a, b in zip(mine, theirs))
+    assert len(got["path"]) == len(check["path"]) and error <= MAX_PIXEL_ERROR, \
+        f"{where}: the page's DDIM process differs from PyTorch's by {error:.2e} (pixels)"
+    caption = root.locator("p").first.inner_text()
+    assert "arrow keys" in caption and "number keys" in caption, f"{where}: no text alternative"
+    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    slider, steps = root.locator("input[type=range]"), len(check["times"]) - 1
+    root.evaluate("(el) => el.explorer.settled()")
+    before = root.evaluate("(el) => el.explorer.picture()")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    assert root.evaluate("(el) => el.explorer.step()") == 1, f"{where}: ArrowRight did not move the step slider"
+    assert root.evaluate("(el) => el.explorer.picture()") != before, f"{where}: step 1 shows the same picture"
+    page.keyboard.press("End")
+    assert root.evaluate("(el) => el.explorer.step()") == steps and "t = 0" in root.inner_text(), \
+        f"{where}: End did not show the finished digit"
+    before = root.evaluate("(el) => el.explorer.picture()")
+    page.keyboard.press("3")
+    _wait_for_change(root, before, f"{where}: the 3 key")
+    assert root.evaluate("(el) => el.explorer.label()") == 3 and "label y = 3" in root.inner_text(), where
+    before = root.evaluate("(el) => el.explorer.picture()")
+    root.locator("button", has_text="new noise").click()
+    _wait_for_change(root, before, f"{where}: new noise")
+    assert root.evaluate("(el) => el.explorer.noise()") == 1, f"{where}: new noise did not resample"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a key also changed the slide"
+    times = root.evaluate("(el) => el.explorer.timeProcess(6)")
+    per_step = _median(times) / steps
+    assert per_step <= MAX_MEDIAN_MS, f"{where}: a guided DDIM step takes {per_step:.2f} ms (median)"
+    return {"where": where, "explorer": "diffusion " + name, "max_pixel_error": error,
+            "median_ms": round(per_step, 3), "p90_ms": round(sorted(times)[int(0.9 * len(times))] / steps, 3),
+            "process_ms": round(_median(times), 1), "moves": ["ArrowRight", "End", "key 3", "new noise"]}
 
 
 def _encoding(root):
@@ -598,6 +712,8 @@ def test_explorers_found():
     conditional = {(e["where"].split("/")[0], e["explorer"].split()[1].rsplit("-", 1)[0])
                    for e in REPORT["live"] if e["explorer"].startswith("conditional")}
     wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator")}
+    diffusion = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("diffusion")}
+    assert diffusion == {"html", "slides"}, f"the diffusion explorer checked in the book and its deck: {diffusion}"
     assert conditional >= wanted, f"CVAE and cGAN explorers checked in the book and decks: {sorted(conditional)}"
 
 

@@ -1,8 +1,8 @@
 """Live explorers: the course's trained networks, exported to ONNX, running in the page with onnxruntime-web.
 
-One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module next to
-this file (``latent_plane.js``; ``conditional.js`` for the CVAE and conditional GAN, appended to the shared
-``runtime.js``, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
+One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module: the shared
+``runtime.js`` next to this file followed by the explorer's own (``latent_plane.js``; ``conditional.js`` for the
+CVAE and conditional GAN, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
 widget manager renders the saved widget state with the same module, with no kernel. Where the networks come
 from:
 
@@ -37,8 +37,8 @@ from torch import nn
 
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
-__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "ConditionalPad",
-           "conditional_pad"]
+__all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "path_points",
+           "default_path", "ConditionalPad", "conditional_pad", "DiffusionSteps", "diffusion_steps"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
@@ -125,13 +125,16 @@ class LatentPlane(anywidget.AnyWidget):
     """The 2-D latent plane, live: test codes coloured by digit, a point to drag, the digit decoded there, and
     a pad to draw a digit on, which the encoder places on the plane (mean and sigma) and the decoder rebuilds."""
 
-    _esm = Path(str(ASSETS / "latent_plane.js"))
+    _esm = (ASSETS / "runtime.js").read_text() + (ASSETS / "latent_plane.js").read_text()
     decoder_file = traitlets.Unicode("").tag(sync=True)   # under explorers/ next to the vendor folder ("" = ask kernel)
     encoder_file = traitlets.Unicode("").tag(sync=True)
     codes = traitlets.List().tag(sync=True)               # [[z_1, z_2], ...] of the test digits
     labels = traitlets.List().tag(sync=True)              # their digits, 0-9
     lim = traitlets.Float(3.0).tag(sync=True)             # the plane shows [-lim, lim]^2
     z = traitlets.List([0.0, 0.0]).tag(sync=True)         # the chosen point (the front end writes it back)
+    path_mode = traitlets.Bool(False).tag(sync=True)      # path mode: decode the line between two ends
+    path = traitlets.List().tag(sync=True)                # its ends [[a_1, a_2], [b_1, b_2]] (written back)
+    frames = traitlets.Int(8).tag(sync=True)              # how many digits along the line, ends included
     caption = traitlets.Unicode("").tag(sync=True)        # the text alternative
 
     def __init__(self, decoder_onnx: bytes, encoder_onnx: bytes, **kwargs):
@@ -152,13 +155,38 @@ def _check_points(lim: float, num: int = 12) -> torch.Tensor:
     return torch.cat([corners, between])
 
 
+def path_points(a: torch.Tensor, b: torch.Tensor, frames: int) -> torch.Tensor:
+    """``frames`` points (frames, 2) evenly spaced on the segment from ``a`` to ``b``, both ends included: the
+    codes path mode decodes (``linePoints`` in latent_plane.js computes the same ``a + k/(frames-1) (b - a)``)."""
+    if frames < 2:
+        raise ValueError(f"a path needs at least 2 frames (its two ends), got {frames}")
+    t = torch.arange(frames, dtype=torch.float64).unsqueeze(1) / (frames - 1)
+    a, b = torch.as_tensor(a, dtype=torch.float64), torch.as_tensor(b, dtype=torch.float64)
+    return (a + t * (b - a)).float()
+
+
+def default_path(codes: torch.Tensor, labels: torch.Tensor, lim: float) -> list[int] | None:
+    """Path mode's starting ends: two test digits of different classes on the plane [-lim, lim]^2, the first
+    such digit and the one of another class whose code lies farthest from it (a long line across the plane);
+    their indices, or None when the plane holds no two classes."""
+    inside = (codes.abs() <= lim).all(1).nonzero().flatten()
+    if len(set(labels[inside].tolist())) < 2:
+        return None
+    first = int(inside[0])
+    others = inside[labels[inside] != labels[first]]
+    return [first, int(others[(codes[others] - codes[first]).norm(dim=1).argmax()])]
+
+
 def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim: float = 3.0,
-                 name: str = "latent-plane") -> LatentPlane:
-    """Export ``vae``'s decoder (and encoder) to ONNX and return the live explorer of its 2-D latent plane."""
+                 name: str = "latent-plane", frames: int = 8) -> LatentPlane:
+    """Export ``vae``'s decoder (and encoder) to ONNX and return the live explorer of its 2-D latent plane;
+    path mode decodes ``frames`` points on the line between two ends."""
     if not (hasattr(vae, "decode") and hasattr(vae, "encode")):
         raise TypeError(f"latent_plane needs a VAE with encode(x) -> (mu, logvar) and decode(z) -> logits, "
                         f"got {type(vae).__name__}")
     codes, labels = codes.detach().float().cpu(), labels.detach().cpu().long()
+    if not 2 <= frames <= 16:
+        raise ValueError(f"frames (digits decoded along a path, ends included) must be 2-16, got {frames}")
     if codes.ndim != 2 or codes.shape[1] != 2 or len(labels) != len(codes):
         raise ValueError(f"need codes (N, 2) and labels (N,), got {tuple(codes.shape)} and {tuple(labels.shape)}")
     model = copy.deepcopy(vae).float().cpu().eval().requires_grad_(False)
@@ -167,22 +195,29 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
     encoder_onnx = export_onnx(encoder, torch.zeros(1, 784), ["x"], ["mu", "logvar"])
     points = _check_points(lim)
     digits = torch.rand(4, 784, generator=torch.Generator().manual_seed(1)).pow(4)   # sparse ink, like strokes
+    shown = [[round(a, 3), round(b, 3)] for a, b in codes.tolist()]                  # the codes the page gets
+    pair = default_path(codes, labels, lim)
+    ends = [shown[i] for i in pair] if pair else [[-lim / 2, 0.0], [lim / 2, 0.0]]
     with torch.no_grad():
         mu, logvar = encoder(digits)
         check = {"points": points.tolist(), "pixels": decoder(points).tolist(),
                  "digits": digits.tolist(), "mu": mu.tolist(), "logvar": logvar.tolist()}
+        check["path"] = {"ends": ends, "pixels": decoder(path_points(*torch.tensor(ends), frames)).tolist()}
     return LatentPlane(decoder_onnx, encoder_onnx,
                        decoder_file=publish_model(f"{name}-decoder", decoder_onnx, check),
                        encoder_file=publish_model(f"{name}-encoder", encoder_onnx),
-                       codes=[[round(a, 3), round(b, 3)] for a, b in codes.tolist()], labels=labels.tolist(),
-                       lim=float(lim),
+                       codes=shown, labels=labels.tolist(), lim=float(lim), path=ends, frames=frames,
                        caption=(f"Live explorer: {len(codes)} test digits' codes in the 2-D latent plane "
                                 f"[-{lim:g}, {lim:g}]², coloured by digit. Drag the point, or focus the plane and "
                                 "use the arrow keys; the digit the decoder draws at that point is shown beside "
                                 "it and its coordinates are read out below. Draw a digit on the pad at the "
                                 "right (mouse, finger, or arrow keys with space for the pen): the encoder "
                                 "places it on the plane, its mean and sigma as red ellipses, and the decoder "
-                                "reconstructs it."))
+                                "reconstructs it. Path mode (the button, or P on the plane) decodes "
+                                f"{frames} digits along the straight line between two ends: click two test "
+                                "digits (or anywhere), or move the chosen end with the arrow keys; A and B choose "
+                                "the end, N puts it on the nearest test digit's code."))
 
 
 from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)
+from .diffusion import DiffusionSteps, diffusion_steps  # noqa: E402

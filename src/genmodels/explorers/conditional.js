@@ -5,18 +5,6 @@
 const PAD = 200;          // the pad, CSS pixels
 const BIG = 5, SMALL = 2; // the chosen digit shown 140 x 140, the row of ten 56 x 56
 
-function normals(seed, count) {  // "noise #seed": a seeded N(0, 1) draw (mulberry32 + Box-Muller), the same everywhere
-  let a = seed >>> 0;
-  const uniform = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
-  };
-  return Array.from({length: count}, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
-}
-
 function render({model, el}) {
   const lim = model.get("lim"), dims = model.get("dims"), base0 = model.get("base"), kind = model.get("kind");
   const classes = 10, latentDim = base0.length;

@@ -1,74 +1,20 @@
-// The live 2-D latent plane (chapter 3): anywidget front end of genmodels.explorers.LatentPlane.
-// The same module runs in Jupyter (the networks and onnxruntime-web come from the kernel) and in the static
-// book and decks (they come from the vendor folder that widgets-offline.js announces): no kernel, no network.
+// The live 2-D latent plane (chapter 3): anywidget front end of genmodels.explorers.LatentPlane, appended to
+// runtime.js (how the networks and onnxruntime-web are found: the kernel in Jupyter, the vendor folder in the
+// static book and decks; no kernel, no network).
 
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
                  "#bcbd22", "#17becf"];  // matplotlib's tab10, as plot_latent_scatter colours the digits
 const SIZE = 300;        // the plane, CSS pixels
 const DIGIT_SCALE = 5;   // the 28 x 28 digits (decoded, drawn by hand), shown 140 x 140
 const BRUSH = 1.0;       // the pen: a Gaussian of this width (pixels) and gain 1.5, about MNIST's 3-pixel strokes
+const FRAME_SCALE = 2;   // path mode: the digits along the line, shown 56 x 56
+const SNAP = 8;          // path mode: a click this close (CSS pixels) to a test code takes that digit's code
 
-function bytesOf(view) {  // a kernel buffer (DataView or ArrayBuffer) as Uint8Array
-  return view instanceof ArrayBuffer ? new Uint8Array(view) : new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
-}
-
-function blobUrl(view, type) {
-  return URL.createObjectURL(new Blob([bytesOf(view)], {type}));
-}
-
-// onnxruntime-web, once per page; `wasm` is the URL of its WebAssembly.
-function loadRuntime(moduleUrl, wasm) {
-  if (!globalThis.__genmodels_ort__) {
-    globalThis.__genmodels_ort__ = import(/* webpackIgnore: true */ moduleUrl).then((ort) => {
-      ort.env.wasm.numThreads = 1;   // no SharedArrayBuffer needed: works on any static host
-      ort.env.wasm.proxy = false;
-      ort.env.wasm.wasmPaths = {wasm};
-      return ort;
-    });
-  }
-  return globalThis.__genmodels_ort__;
-}
-
-function askKernel(model) {  // Jupyter: [decoder, encoder, ort module, ort wasm] as binary buffers
-  return new Promise((resolve) => {
-    const answer = (message, buffers) => {
-      if (message && message.kind === "assets") {
-        model.off("msg:custom", answer);
-        resolve(buffers);
-      }
-    };
-    model.on("msg:custom", answer);
-    model.send({kind: "assets"});
+function linePoints(a, b, count) {  // `count` points from a to b, evenly spaced (genmodels.explorers.path_points)
+  return Array.from({length: count}, (_, k) => {
+    const t = k / (count - 1);
+    return [a[0] + t * (b[0] - a[0]), a[1] + t * (b[1] - a[1])];
   });
-}
-
-// {ort, decoder, encoder()}: the decoder session at once, the encoder's only when first asked for.
-async function loadNetworks(model) {
-  const vendor = globalThis.__genmodels_vendor__;
-  const options = {executionProviders: ["wasm"], graphOptimizationLevel: "all"};
-  if (vendor && model.get("decoder_file")) {  // the built book or a deck
-    const dist = vendor + "onnxruntime-web/dist/";
-    const ort = await loadRuntime(dist + "ort.wasm.bundle.min.mjs", dist + "ort-wasm-simd-threaded.wasm");
-    const session = async (file) => {
-      const response = await fetch(new URL("../explorers/" + file, vendor));
-      if (!response.ok) throw new Error(`explorer model ${file}: HTTP ${response.status}`);
-      return ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()), options);
-    };
-    let encoder = null;
-    return {ort, decoder: await session(model.get("decoder_file")),
-            encoder: () => (encoder = encoder || session(model.get("encoder_file")))};
-  }
-  const [decoder, encoder, ortModule, wasm] = await askKernel(model);
-  const ort = await loadRuntime(blobUrl(ortModule, "text/javascript"), blobUrl(wasm, "application/wasm"));
-  const encoderSession = ort.InferenceSession.create(bytesOf(encoder), options);
-  return {ort, decoder: await ort.InferenceSession.create(bytesOf(decoder), options), encoder: () => encoderSession};
-}
-
-function element(tag, style, attributes = {}) {
-  const node = document.createElement(tag);
-  Object.assign(node.style, style);
-  for (const [key, value] of Object.entries(attributes)) node.setAttribute(key, value);
-  return node;
 }
 
 // The drawing pad: 28 x 28 ink in [0, 1] (MNIST's convention: 1 = stroke), by mouse, finger or keyboard.
@@ -105,12 +51,7 @@ function makePad(onInk) {
     onInk(ink);
   }
   function show() {
-    for (let i = 0; i < 784; i++) {
-      const grey = Math.round((1 - ink[i]) * 255);
-      image.data[4 * i] = image.data[4 * i + 1] = image.data[4 * i + 2] = grey;
-      image.data[4 * i + 3] = 255;
-    }
-    context.putImageData(image, 0, 0);
+    paintDigit(context, image, ink);
     if (document.activeElement === pad) {  // the keyboard pen
       context.strokeStyle = penDown ? "#d62728" : "#1f77b4";
       context.lineWidth = 0.3;
@@ -180,10 +121,32 @@ function render({model, el}) {
   const status = element("p", {margin: "4px 0 0 0", maxWidth: "220px"}, {"aria-live": "polite"});
   const legend = element("p", {margin: "4px 0 0 0"});
   legend.innerHTML = COLOURS.map((c, k) => `<span style="color:${c}">&#9679;</span>${k}`).join(" ");
+  // path mode: a toggle, the end the plane moves (A or B), and the digits decoded along the line A -> B
+  const frameCount = model.get("frames");
+  const pathBox = element("div", {margin: "6px 0 0 0", display: "flex", gap: "4px", flexWrap: "wrap", maxWidth: "240px"},
+                          {role: "group", "aria-label": "path mode (P key on the plane)"});
+  const button = (text) => {
+    const b = element("button", {cursor: "pointer"}, {type: "button", "aria-pressed": "false"});
+    b.textContent = text;
+    return b;
+  };
+  const pathToggle = button("path mode (P)"), endButtons = [button("end A"), button("end B")];
+  endButtons.forEach((b, k) => b.setAttribute("aria-label", `the plane moves end ${"AB"[k]} of the path (key ${"AB"[k]})`));
+  pathBox.append(pathToggle, ...endButtons);
   const side = element("div", {});
-  side.append(digit, status, legend);
+  side.append(digit, status, legend, pathBox);
   const drawn = makePad((ink) => encodeLater(ink));
-  root.append(caption, plane, side, drawn.box);
+  const row = element("div", {flexBasis: "100%", display: "none", gap: "4px", alignItems: "center"},
+                      {role: "img"});
+  const frameCanvases = Array.from({length: frameCount}, () => {
+    const c = element("canvas", {width: `${28 * FRAME_SCALE}px`, height: `${28 * FRAME_SCALE}px`,
+                                 imageRendering: "pixelated", border: "1px solid #bbb"});
+    c.width = c.height = 28;
+    return c;
+  });
+  const endLabel = (text) => { const b = element("b", {}); b.textContent = text; return b; };
+  row.append(endLabel("A"), ...frameCanvases, endLabel("B"));
+  root.append(caption, plane, side, row, drawn.box);  // the path's row right under the plane
   el.append(root);
 
   // the scatter, drawn once; each move redraws it from this copy plus the point
@@ -206,6 +169,13 @@ function render({model, el}) {
   });
 
   let networks = null, z = model.get("z").slice(), pending = null, busy = false;
+  let pathMode = model.get("path_mode"), ends = model.get("path").map((e) => e.slice()), active = 0;
+  let endDigits = ends.map((e) => {  // the test digit whose code an end is on (the build starts on two), or null
+    const i = codes.findIndex((c) => c[0] === e[0] && c[1] === e[1]);
+    return i < 0 ? null : i;
+  }), pathPixels = null;
+  const frameContexts = frameCanvases.map((c) => c.getContext("2d"));
+  const pathMarks = ["A", "B"];
   let encoding = null, inkPending = undefined, encoding_busy = false;  // the drawn digit's {mu, sigma}
   const planeContext = plane.getContext("2d"), digitContext = digit.getContext("2d");
   const picture = digitContext.createImageData(28, 28);
@@ -252,13 +222,9 @@ function render({model, el}) {
   }
 
   function draw(point, pixels) {
-    for (let i = 0; i < 784; i++) {
-      const grey = Math.round((1 - pixels[i]) * 255);  // dark ink on white, like plot_digits
-      picture.data[4 * i] = picture.data[4 * i + 1] = picture.data[4 * i + 2] = grey;
-      picture.data[4 * i + 3] = 255;
-    }
-    digitContext.putImageData(picture, 0, 0);
+    paintDigit(digitContext, picture, pixels);
     planeContext.drawImage(scatter, 0, 0);
+    if (pathMode) drawPath();
     const [x, y] = toPixel(point);
     planeContext.lineWidth = 2 * ratio;
     planeContext.strokeStyle = "#000";
@@ -274,17 +240,103 @@ function render({model, el}) {
       planeContext.setLineDash([]);
     }
     const where = `z = (${point[0].toFixed(2)}, ${point[1].toFixed(2)})`;
-    plane.setAttribute("aria-valuetext", where);
+    plane.setAttribute("aria-valuetext", (pathMode ? `end ${pathMarks[active]}: ` : "") + where);
     digit.setAttribute("aria-label", `the digit decoded at ${where}`);
-    status.textContent = `${where}: the decoded digit. The nearest test code is a ${nearestLabel(point)}.` +
+    status.textContent = (pathMode ? pathText() + ` Shown large: end ${pathMarks[active]}, ` : "") +
+      `${where}: the decoded digit. The nearest test code is a ${nearestLabel(point)}.` +
       (encoding ? ` Your drawing is encoded at mu = (${encoding.mu.map((v) => v.toFixed(2)).join(", ")}), ` +
                   `sigma = (${encoding.sigma.map((v) => v.toFixed(2)).join(", ")}) (red ellipses: 1 and 2 sigma); ` +
                   "the digit shown is its reconstruction." : "");
   }
 
-  async function show(point) {  // one decode plus draw
-    draw(point, await decode([point]));
+  function drawPath() {  // the line A -> B on the plane, a dot at each decoded frame, the ends lettered
+    const [a, b] = ends.map(toPixel);
+    planeContext.strokeStyle = "#000";
+    planeContext.lineWidth = 1.5 * ratio;
+    planeContext.setLineDash([4 * ratio, 3 * ratio]);
+    planeContext.beginPath(); planeContext.moveTo(...a); planeContext.lineTo(...b); planeContext.stroke();
+    planeContext.setLineDash([]);
+    planeContext.fillStyle = "#000";
+    for (const p of linePoints(ends[0], ends[1], frameCount).map(toPixel)) {
+      planeContext.beginPath(); planeContext.arc(p[0], p[1], 2.5 * ratio, 0, 2 * Math.PI); planeContext.fill();
+    }
+    planeContext.font = `bold ${13 * ratio}px sans-serif`;
+    [a, b].forEach((p, k) => planeContext.fillText(pathMarks[k], p[0] + 9 * ratio, p[1] - 7 * ratio));
   }
+
+  function describeEnd(k) {
+    const e = ends[k], at = `(${e[0].toFixed(2)}, ${e[1].toFixed(2)})`;
+    return endDigits[k] !== null ? `${pathMarks[k]} = ${at}, the code of a test ${labels[endDigits[k]]}`
+                                 : `${pathMarks[k]} = ${at} (nearest test code: a ${nearestLabel(e)})`;
+  }
+
+  function pathText() {
+    return `Path mode: ${frameCount} digits decoded along the straight line from ${describeEnd(0)} to ` +
+           `${describeEnd(1)}, shown in a row below from A to B.`;
+  }
+
+  function drawFrames() {
+    frameContexts.forEach((c, k) => paintDigit(c, picture, pathPixels, 784 * k));
+    paintDigit(digitContext, picture, pathPixels, active ? 784 * (frameCount - 1) : 0);
+    row.setAttribute("aria-label", `the ${frameCount} digits decoded along the line from end A to end B`);
+  }
+
+  async function show(point) {  // one decode plus draw (path mode: the whole line, one batch)
+    if (!pathMode) {
+      draw(point, await decode([point]));
+      return;
+    }
+    ends[active] = point.slice();
+    pathPixels = await decode(linePoints(ends[0], ends[1], frameCount));
+    const end = active ? (frameCount - 1) * 784 : 0;
+    draw(point, pathPixels.subarray(end, end + 784));
+    drawFrames();
+  }
+
+  function showPathControls() {
+    pathToggle.setAttribute("aria-pressed", String(pathMode));
+    pathToggle.style.fontWeight = pathMode ? "bold" : "normal";
+    endButtons.forEach((b, k) => {
+      b.disabled = !pathMode;
+      b.setAttribute("aria-pressed", String(pathMode && k === active));
+      b.style.fontWeight = pathMode && k === active ? "bold" : "normal";
+    });
+    row.style.display = pathMode ? "flex" : "none";
+    plane.setAttribute("aria-label", pathMode
+      ? `path mode: end ${pathMarks[active]} of the line (arrow keys move it; A and B choose the end, N takes ` +
+        "the nearest test digit's code, P leaves path mode)"
+      : "point z in the latent plane (arrow keys move it, P for path mode)");
+  }
+
+  function chooseEnd(k) {  // the plane (pointer, arrow keys) now moves end k
+    active = k;
+    showPathControls();
+    moveTo(ends[k]).then(save);
+  }
+
+  function setPathMode(on) {
+    pathMode = on;
+    if (on && ends.length !== 2) ends = [z.slice(), z.map((v) => -v)];
+    showPathControls();
+    moveTo(on ? ends[active] : z).then(save);
+  }
+
+  function snap(k, radius) {  // end k onto the nearest test digit's code, if one is within `radius` plane pixels
+    let best = -1, distance = Infinity;
+    const p = toPixel(ends[k]);
+    codes.forEach((code, i) => {
+      if (Math.abs(code[0]) > lim || Math.abs(code[1]) > lim) return;  // off the plane
+      const q = toPixel(code), d = Math.hypot(q[0] - p[0], q[1] - p[1]);
+      if (d < distance) { distance = d; best = i; }
+    });
+    if (best < 0 || distance > radius) return false;
+    ends[k] = codes[best].slice();
+    endDigits[k] = best;
+    return true;
+  }
+
+  pathToggle.addEventListener("click", () => setPathMode(!pathMode));
+  endButtons.forEach((b, k) => b.addEventListener("click", () => chooseEnd(k)));
 
   async function moveTo(point) {  // the latest point wins; decodes never pile up while dragging
     z = point.map((v) => Math.max(-lim, Math.min(lim, v)));
@@ -300,6 +352,8 @@ function render({model, el}) {
   }
 
   function save() {
+    model.set("path_mode", pathMode);
+    if (ends.length === 2) model.set("path", ends.map((e) => e.slice()));
     model.set("z", z.slice());
     model.save_changes();
   }
@@ -309,34 +363,65 @@ function render({model, el}) {
     return [((event.clientX - box.left) / box.width * 2 - 1) * lim, (1 - (event.clientY - box.top) / box.height * 2) * lim];
   }
 
+  function moveEnd(point) {  // path mode: the active end leaves the test digit it was snapped to
+    if (pathMode) endDigits[active] = null;
+    return moveTo(point);
+  }
+
   plane.addEventListener("pointerdown", (event) => {
     plane.setPointerCapture(event.pointerId);
     plane.focus();
-    moveTo(fromEvent(event));
+    moveEnd(fromEvent(event));
   });
   plane.addEventListener("pointermove", (event) => {
-    if (plane.hasPointerCapture(event.pointerId)) moveTo(fromEvent(event));
+    if (plane.hasPointerCapture(event.pointerId)) moveEnd(fromEvent(event));
   });
-  plane.addEventListener("pointerup", save);
+  plane.addEventListener("pointerup", async () => {
+    if (pathMode) {  // a click on a test digit takes its code; the next click places the other end
+      await settled();
+      ends[active] = z.slice();
+      if (snap(active, SNAP * ratio)) await moveTo(ends[active]);
+      await settled();
+      chooseEnd(1 - active);
+    }
+    save();
+  });
   plane.addEventListener("keydown", (event) => {
-    const step = (event.shiftKey ? 0.2 : 0.04) * lim;
+    const step = (event.shiftKey ? 0.2 : 0.04) * lim, key = event.key.toLowerCase();
     const moves = {ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, step], ArrowDown: [0, -step]};
-    if (!(event.key in moves)) return;
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key in moves) {
+      moveEnd([z[0] + moves[event.key][0], z[1] + moves[event.key][1]]);
+    } else if (key === "p") {
+      setPathMode(!pathMode);
+    } else if (pathMode && (key === "a" || key === "b")) {
+      chooseEnd(key === "a" ? 0 : 1);
+    } else if (pathMode && key === "n") {
+      snap(active, Infinity);
+      moveTo(ends[active]).then(save);
+    } else {
+      return;
+    }
     event.preventDefault();
-    event.stopPropagation();  // not the page's scrolling, nor reveal.js's next slide
-    moveTo([z[0] + moves[event.key][0], z[1] + moves[event.key][1]]);
+    event.stopPropagation();  // not the page's scrolling, nor reveal.js's keys (next slide, P, B, N)
   });
   plane.addEventListener("keyup", save);
 
   status.textContent = "loading the decoder...";
-  const ready = loadNetworks(model).then(async (loaded) => {
-    networks = loaded;
+  showPathControls();
+  const ready = openSessions(model, ["decoder", "encoder"]).then(async ({ort, session}) => {
+    networks = {ort, decoder: await session("decoder"), encoder: () => session("encoder")};
+    if (pathMode && ends.length === 2) z = ends[active].slice();
     await show(z);
   }).catch((error) => {
     status.textContent = `the live explorer could not start: ${error}`;
     console.error("latent plane explorer:", error);
     throw error;
   });
+
+  async function settled() {
+    while (busy || encoding_busy) await new Promise((r) => setTimeout(r, 5));
+  }
 
   // for the browser test: decode fixed points, move, and time one decode plus draw
   root.explorer = {
@@ -349,7 +434,12 @@ function render({model, el}) {
     ink: () => Array.from(drawn.ink),
     picture: () => Array.from(digitContext.getImageData(0, 0, 28, 28).data).join(","),
     point: () => z.slice(),
-    settled: async () => { while (busy || encoding_busy) await new Promise((r) => setTimeout(r, 5)); },
+    settled,
+    pathMode: () => pathMode,
+    path: () => ends.map((e) => e.slice()),
+    endDigits: () => endDigits.slice(),
+    frames: () => (pathMode && pathPixels ? Array.from(pathPixels) : null),
+    framePictures: () => frameContexts.map((c) => Array.from(c.getImageData(0, 0, 28, 28).data).join(",")),
     timeDecodeDraw: async (repeats) => {
       const times = [];
       for (let i = 0; i < repeats; i++) {

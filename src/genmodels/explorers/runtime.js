@@ -35,24 +35,34 @@ function askKernel(model) {  // Jupyter: [networks..., ort module, ort wasm] as 
   });
 }
 
-// {ort, sessions: [one per name]}: the network in trait `<name>_file` (book, deck) or from the kernel (Jupyter).
-async function loadSessions(model, names) {
+// {ort, session(name)}: the network in trait `<name>_file` (book, deck) or from the kernel (Jupyter), its
+// session made when first asked for (an encoder that is never used is never fetched).
+async function openSessions(model, names) {
   const vendor = globalThis.__genmodels_vendor__;
   const options = {executionProviders: ["wasm"], graphOptimizationLevel: "all"};
+  const made = {};
+  let ort, make;
   if (vendor && model.get(names[0] + "_file")) {
     const dist = vendor + "onnxruntime-web/dist/";
-    const ort = await loadRuntime(dist + "ort.wasm.bundle.min.mjs", dist + "ort-wasm-simd-threaded.wasm");
-    const session = async (file) => {
-      const response = await fetch(new URL("../explorers/" + file, vendor));
+    ort = await loadRuntime(dist + "ort.wasm.bundle.min.mjs", dist + "ort-wasm-simd-threaded.wasm");
+    make = async (name) => {
+      const file = model.get(name + "_file"), response = await fetch(new URL("../explorers/" + file, vendor));
       if (!response.ok) throw new Error(`explorer model ${file}: HTTP ${response.status}`);
       return ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()), options);
     };
-    return {ort, sessions: await Promise.all(names.map((name) => session(model.get(name + "_file"))))};
+  } else {
+    const buffers = await askKernel(model);
+    const [ortModule, wasm] = buffers.slice(names.length);
+    ort = await loadRuntime(blobUrl(ortModule, "text/javascript"), blobUrl(wasm, "application/wasm"));
+    make = (name) => ort.InferenceSession.create(bytesOf(buffers[names.indexOf(name)]), options);
   }
-  const buffers = await askKernel(model);
-  const [ortModule, wasm] = buffers.slice(names.length);
-  const ort = await loadRuntime(blobUrl(ortModule, "text/javascript"), blobUrl(wasm, "application/wasm"));
-  return {ort, sessions: await Promise.all(buffers.slice(0, names.length).map((b) => ort.InferenceSession.create(bytesOf(b), options)))};
+  return {ort, session: (name) => (made[name] = made[name] || make(name))};
+}
+
+// {ort, sessions: [one per name]}, all made at once.
+async function loadSessions(model, names) {
+  const {ort, session} = await openSessions(model, names);
+  return {ort, sessions: await Promise.all(names.map(session))};
 }
 
 function element(tag, style, attributes = {}) {
@@ -69,4 +79,16 @@ function paintDigit(context, image, pixels, offset = 0) {  // pixel means -> dar
     image.data[4 * i + 3] = 255;
   }
   context.putImageData(image, 0, 0);
+}
+
+function normals(seed, count) {  // "noise #seed": a seeded N(0, 1) draw (mulberry32 + Box-Muller), the same everywhere
+  let a = seed >>> 0;
+  const uniform = () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) + 0.5) / 4294967296;
+  };
+  return Array.from({length: count}, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
 }
