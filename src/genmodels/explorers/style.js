@@ -75,7 +75,9 @@ function render({model, el}) {
     slider.setAttribute("aria-valuetext", `from B: ${name}`);
     sliderText.textContent = name;
     const which = first >= layers ? "no layer" : first === 0 ? "every layer" : `layers ${first + 1}-${layers}`;
+    shown[0][2].textContent = `source A${a + 1}`;
     shown[1][2].textContent = `mix: A${a + 1} + B${b + 1}`;
+    shown[2][2].textContent = `source B${b + 1}`;
     shown[0][1].setAttribute("aria-label", `source A${a + 1}, generated alone`);
     shown[1][1].setAttribute("aria-label", `A${a + 1} with B${b + 1}'s style at ${which}`);
     shown[2][1].setAttribute("aria-label", `source B${b + 1}, generated alone`);
