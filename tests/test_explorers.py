@@ -291,5 +291,10 @@ def test_style_mixer_export_matches_synthesize_on_random_codes_masks_and_noise(t
     rows = {k: torch.tensor(check[k])[[c[i] for c in check["cases"]]] for i, k in enumerate(("z_a", "z_b"))}
     (x,) = _run_onnx(onnx, **{k: torch.tensor(check[k]) for k in ("from_b", "noise") if k in names}, **rows)
     assert np.abs(x - np.array(check["pixels"])).max() <= 1e-5
+    sent = []                                                       # Jupyter: the network and the runtime
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
+    widget._answer(widget, {"kind": "assets"}, [])
+    assert sent == [[onnx, b"ort", b"wasm"]]
     with pytest.raises(ValueError, match="one \\(1, 1, r, r\\) image per layer"):
         style_mixing_explorer(G, z_a, z_b, make_noise(1)[:5])
