@@ -82,7 +82,7 @@ def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, t
     assert buffers[0] == widget._onnx["decoder"] and buffers[0][:1] == b"\x08"   # ONNX protobuf: ir_version first
 
 
-@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad", "DiffusionSteps"])
+@pytest.mark.parametrize("widget", ["LatentPlane", "ConditionalPad", "DiffusionSteps", "StyleMixing"])
 def test_front_end_is_the_shared_runtime_plus_its_own_module_with_no_name_twice(widget):
     import re
     import shutil
@@ -209,9 +209,7 @@ def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch
     widget = cgan_explorer(gan.generator, torch.zeros(8))
     assert widget.decoder_file == "" and not any(tmp_path.iterdir())
     sent = []
-    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
-    from genmodels.explorers import conditional
-    monkeypatch.setattr(conditional, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])   # the one-network widgets' too
     monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
     widget._answer(widget, {"kind": "assets"}, [])
     (content, buffers), = sent
@@ -248,10 +246,55 @@ def test_ddim_step_export_runs_the_guided_clipped_process_as_ddim_sample_does(tm
         x = torch.from_numpy(x)
     assert np.abs(check["guesses"][-1] - x0[0]).max() <= 1e-4 and "number keys" in widget.caption
     sent = []                                                       # Jupyter: the network and the runtime
-    from genmodels.explorers import diffusion
-    monkeypatch.setattr(diffusion, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
     monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
     widget._answer(widget, {"kind": "assets"}, [])
     assert sent == [[onnx, b"ort", b"wasm"]]
     with pytest.raises(ValueError, match="784 numbers"):
         explorers.diffusion_steps(denoiser, schedule, torch.zeros(10))
+
+
+# ------------------------------------------------------------------ the style-mixing explorer (chapter 11)
+import dataclasses  # noqa: E402
+
+from genmodels.models import StyleGAN, StyleGANConfig, make_noise  # noqa: E402
+from genmodels.widgets import style_mixing_explorer  # noqa: E402
+
+NO_NOISE = [{"noise_inputs": False}] if "noise_inputs" in {f.name for f in dataclasses.fields(StyleGANConfig)} else []
+
+
+@pytest.mark.parametrize("flags", [{}, *NO_NOISE])
+def test_style_mixer_export_matches_synthesize_on_random_codes_masks_and_noise(tmp_path, monkeypatch, flags):
+    build = _book(tmp_path, monkeypatch)
+    torch.manual_seed(0)
+    G = StyleGAN(StyleGANConfig(latent_dim=8, w_dim=16, channels=(8, 4, 4), **flags)).generator.eval()
+    for layer in G.layers:                                        # not the zero start: the noise must show
+        if getattr(layer, "noise", None) is not None:
+            torch.nn.init.normal_(layer.noise.weight, std=0.5)
+    z_a, z_b = torch.randn(3, 8), torch.randn(4, 8)
+    widget = style_mixing_explorer(G, z_a, z_b, make_noise(1, torch.Generator().manual_seed(1)))
+    onnx = (build / "assets" / "explorers" / widget.mixer_file).read_bytes()
+    gen = torch.Generator().manual_seed(2)
+    a, b, n = torch.randn(5, 8, generator=gen), torch.randn(5, 8, generator=gen), torch.randn(5, 2058, generator=gen)
+    from_b = torch.rand(5, 6, generator=gen) > 0.5                  # any batch size, any mask
+    feeds = {"z_a": a, "z_b": b, "from_b": from_b.float(), "noise": n}
+    ort = pytest.importorskip("onnxruntime")
+    names = [i.name for i in ort.InferenceSession(onnx, providers=["CPUExecutionProvider"]).get_inputs()]
+    (x,) = _run_onnx(onnx, **{k: v for k, v in feeds.items() if k in names})
+    with torch.no_grad():
+        noise = [m.reshape(5, 1, r, r) for m, r in
+                 zip(n.split([49, 49, 196, 196, 784, 784], 1), (7, 7, 14, 14, 28, 28))]
+        expected = G.synthesize(G.mix_styles(G.mapping(a), G.mapping(b), from_b), noise).flatten(1)
+    assert x.shape == (5, 784) and np.abs(x - expected.numpy()).max() <= 1e-5
+    check = json.loads((build / "explorer-checks" / widget.mixer_file.replace(".onnx", ".json")).read_text())
+    assert len(check["pixels"]) == 10 and widget.crossovers[1] == ["28x28 (fine)", 4] and "R key" in widget.caption
+    rows = {k: torch.tensor(check[k])[[c[i] for c in check["cases"]]] for i, k in enumerate(("z_a", "z_b"))}
+    (x,) = _run_onnx(onnx, **{k: torch.tensor(check[k]) for k in ("from_b", "noise") if k in names}, **rows)
+    assert np.abs(x - np.array(check["pixels"])).max() <= 1e-5
+    sent = []                                                       # Jupyter: the network and the runtime
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
+    widget._answer(widget, {"kind": "assets"}, [])
+    assert sent == [[onnx, b"ort", b"wasm"]]
+    with pytest.raises(ValueError, match="one \\(1, 1, r, r\\) image per layer"):
+        style_mixing_explorer(G, z_a, z_b, make_noise(1)[:5])

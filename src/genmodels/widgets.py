@@ -1,7 +1,8 @@
 """Explorers that also work in the static book.
 
 Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer`,
-:func:`cvae_explorer`, :func:`cgan_explorer` and :func:`ddim_explorer` run the chapter's network itself in the page
+:func:`cvae_explorer`, :func:`cgan_explorer`, :func:`ddim_explorer` and
+:func:`style_mixing_explorer` run the chapter's network itself in the page
 (ONNX); the other
 explorers here precompute their pictures and
 switch between them with ``jslink``: they respond in Jupyter, in the published HTML book, and without any kernel.
@@ -19,7 +20,7 @@ import torch
 from PIL import Image
 
 __all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer", "cgan_explorer",
-           "ddim_explorer"]
+           "ddim_explorer", "style_mixing_explorer"]
 
 
 def figure_to_png(fig: plt.Figure, dpi: int = 80) -> bytes:
@@ -124,3 +125,17 @@ def ddim_explorer(denoiser: torch.nn.Module, schedule, x_T: torch.Tensor, *, lab
 
     return diffusion_steps(denoiser, schedule, x_T, label=label, guidance=guidance, clip_x0=clip_x0,
                            num_steps=num_steps)
+
+
+def style_mixing_explorer(generator: torch.nn.Module, z_a: torch.Tensor, z_b: torch.Tensor,
+                          noise: Sequence[torch.Tensor], *, crossovers: Sequence[tuple[str, int]] | None = None,
+                          crossover: int = 1):
+    """The live style-mixing explorer (chapter 11): row sources ``z_a`` and column sources ``z_b`` (N, latent_dim)
+    of a style-based ``generator``, ``crossovers`` [(name, first layer taking B's style), ...] chosen by a slider
+    (default: none, fine, 14x14 + finer, 7x7 (2nd) + finer, all), and 'resample noise' (starting from ``noise``,
+    one (1, 1, r, r) image per layer). Mapping and synthesis run in the page (ONNX, onnxruntime-web), live in
+    Jupyter, the book and slides."""
+    from .explorers import style_mixing
+    from .explorers.style import CROSSOVERS
+
+    return style_mixing(generator, z_a, z_b, noise, crossovers=crossovers or CROSSOVERS, crossover=crossover)

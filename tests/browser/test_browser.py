@@ -13,7 +13,9 @@ to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the ar
 pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard (the latent plane), or follows
 the number keys, label buttons and 'new noise' with the same style under all ten labels (CVAE and conditional
 GAN); the latent plane's path mode decodes the build's line as PyTorch does and follows two clicks and the keys;
-the diffusion explorer runs the build's DDIM process as PyTorch does and follows its slider and keys; each
+the diffusion explorer runs the build's DDIM process as PyTorch does and follows its slider and keys; the
+style-mixing explorer mixes the build's sources at every crossover as PyTorch does and follows its slider, source
+buttons and 'resample noise'; each
 has a text alternative, and draws a decoded digit (ten for the conditional ones) in a median of at most
 16 ms; a page without one loads none of its code. For every deck in
 ``_build/slides``: reveal.js starts (``.reveal.ready``) with its speaker-notes plugin, the same request,
@@ -284,6 +286,8 @@ def _check_live_explorer(page, root, where: str) -> dict:
     root.evaluate("(el) => el.explorer.ready")
     if root.get_attribute("data-explorer") == "diffusion":
         return _check_diffusion(page, root, where)
+    if root.get_attribute("data-explorer") == "style":
+        return _check_style(page, root, where)
     name = root.evaluate("(el) => el.explorer.decoderFile")
     check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
     assert name and check_file.is_file(), f"{where}: no check points {check_file} for the explorer's model {name!r}"
@@ -503,6 +507,53 @@ def _check_diffusion(page, root, where: str) -> dict:
             "process_ms": round(_median(times), 1), "moves": ["ArrowRight", "End", "key 3", "new noise"]}
 
 
+def _check_style(page, root, where: str) -> dict:
+    """The style-mixing explorer: the build's mixes (every crossover, the fixed noise and another) agree with
+    PyTorch's within 1e-4; the crossover slider (keyboard), a column-source button (keyboard) and 'resample noise'
+    (R key, button) change the picture and the text read-out; one run (A, the mix, B) plus draw in a median of
+    at most 16 ms."""
+    name = root.evaluate("(el) => el.explorer.decoderFile")
+    check_file = BUILD / "explorer-checks" / name.replace(".onnx", ".json")
+    assert name and check_file.is_file(), f"{where}: no check {check_file} for the style-mixing explorer's {name!r}"
+    check = json.loads(check_file.read_text())
+    rows = [[check[k][case[i]] for case in check["cases"]] for i, k in enumerate(("z_a", "z_b"))]
+    got = root.evaluate("(el, [za, zb, c]) => el.explorer.mix(za, zb, c.from_b, c.noise)", [*rows, check])
+    expected = [v for row in check["pixels"] for v in row]
+    error = max(abs(a - b) for a, b in zip(got, expected))
+    assert len(got) == len(expected) and error <= MAX_PIXEL_ERROR, \
+        f"{where}: the page's style mixing differs from PyTorch's by {error:.2e}"
+    caption = root.locator("p").first.inner_text()
+    assert "arrow keys" in caption and "R key" in caption, f"{where}: no text alternative"
+    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    state = lambda: root.evaluate("(el) => el.explorer.state()")  # noqa: E731
+    root.evaluate("(el) => el.explorer.settled()")
+    start, before = state(), root.evaluate("(el) => el.explorer.picture()")
+    root.locator("input[type=range]").focus()
+    page.keyboard.press("ArrowRight")
+    _wait_for_change(root, before, f"{where}: ArrowRight on the crossover slider")
+    assert state()["crossover"] == start["crossover"] + 1 and "from B: " in root.inner_text(), where
+    before = root.evaluate("(el) => el.explorer.picture()")
+    root.locator("button", has_text="B3").focus()
+    page.keyboard.press("Space")
+    _wait_for_change(root, before, f"{where}: Space on B3")
+    assert state()["b"] == 2 and "column source B3" in root.inner_text(), f"{where}: B3 not chosen: {state()}"
+    before = root.evaluate("(el) => el.explorer.picture()")
+    page.keyboard.press("r")
+    _wait_for_change(root, before, f"{where}: the R key")
+    before = root.evaluate("(el) => el.explorer.picture()")
+    root.locator("button", has_text="resample noise").click()
+    _wait_for_change(root, before, f"{where}: resample noise")
+    assert state()["noise"] == 2 and "noise #2" in root.inner_text(), f"{where}: noise not resampled: {state()}"
+    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+        f"{where}: a key also changed the slide"
+    times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
+    median = _median(times)
+    assert median <= MAX_MEDIAN_MS, f"{where}: median run (three images) + draw {median:.2f} ms > {MAX_MEDIAN_MS} ms"
+    return {"where": where, "explorer": "style " + name, "max_pixel_error": error, "median_ms": round(median, 3),
+            "p90_ms": round(sorted(times)[int(0.9 * len(times))], 3),
+            "moves": ["ArrowRight (crossover)", "Space on B3", "key R", "resample noise"]}
+
+
 def _encoding(root):
     return root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.encoding(); }")
 
@@ -714,6 +765,8 @@ def test_explorers_found():
     wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator")}
     diffusion = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("diffusion")}
     assert diffusion == {"html", "slides"}, f"the diffusion explorer checked in the book and its deck: {diffusion}"
+    style = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("style")}
+    assert style == {"html", "slides"}, f"the style-mixing explorer checked in the book and its deck: {style}"
     assert conditional >= wanted, f"CVAE and cGAN explorers checked in the book and decks: {sorted(conditional)}"
 
 

@@ -2,7 +2,7 @@
 
 One widget per explorer, an `anywidget <https://anywidget.dev>`_ whose front end is one ES module: the shared
 ``runtime.js`` next to this file followed by the explorer's own (``latent_plane.js``; ``conditional.js`` for the
-CVAE and conditional GAN, in :mod:`.conditional`): in Jupyter it runs in the notebook, in the built book and the decks the
+CVAE and conditional GAN, in :mod:`.conditional`; ``diffusion.js`` and ``style.js`` in :mod:`.diffusion` and :mod:`.style`): in Jupyter it runs in the notebook, in the built book and the decks the
 widget manager renders the saved widget state with the same module, with no kernel. Where the networks come
 from:
 
@@ -38,7 +38,8 @@ from torch import nn
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
 __all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "path_points",
-           "default_path", "ConditionalPad", "conditional_pad", "DiffusionSteps", "diffusion_steps"]
+           "default_path", "ConditionalPad", "conditional_pad", "DiffusionSteps", "diffusion_steps",
+           "StyleMixing", "style_mixing"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
 RUNTIME_FILES = ("dist/ort.wasm.bundle.min.mjs", "dist/ort-wasm-simd-threaded.wasm")  # onnxruntime-web, as vendored
@@ -97,6 +98,20 @@ def _runtime_buffers() -> list[bytes]:
                                                                 "genmodels")) / "vendor"
     ensure([ONNXRUNTIME_WEB], dest, quiet=True)
     return [(dest / ONNXRUNTIME_WEB.folder / f).read_bytes() for f in RUNTIME_FILES]
+
+
+class _OneNetwork(anywidget.AnyWidget):
+    """An explorer with one network (``onnx``): in Jupyter (no vendor folder) its front end asks the kernel for
+    the network and onnxruntime-web's files, and gets them as binary buffers."""
+
+    def __init__(self, onnx: bytes, **kwargs):
+        super().__init__(**kwargs)
+        self._onnx = onnx
+        self.on_msg(self._answer)
+
+    def _answer(self, _widget, content: dict, _buffers) -> None:
+        if isinstance(content, dict) and content.get("kind") == "assets":
+            self.send({"kind": "assets"}, buffers=[self._onnx, *_runtime_buffers()])
 
 
 class _PixelMeans(nn.Module):
@@ -221,3 +236,4 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
 
 from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)
 from .diffusion import DiffusionSteps, diffusion_steps  # noqa: E402
+from .style import StyleMixing, style_mixing  # noqa: E402

@@ -8,13 +8,7 @@ const BIG = 5, SMALL = 2; // the chosen digit shown 140 x 140, the row of ten 56
 function render({model, el}) {
   const lim = model.get("lim"), dims = model.get("dims"), base0 = model.get("base"), kind = model.get("kind");
   const classes = 10, latentDim = base0.length;
-  const root = element("div", {display: "flex", flexWrap: "wrap", gap: "12px 16px", alignItems: "flex-start",
-                               fontFamily: "sans-serif", fontSize: "14px", color: "#222"});
-  root.className = "genmodels-explorer";
-  root.dataset.explorer = "conditional";
-  const caption = element("p", {flexBasis: "100%", margin: "0"});
-  caption.id = `conditional-caption-${Math.random().toString(36).slice(2)}`;
-  caption.textContent = model.get("caption");
+  const [root, caption] = explorerBox("conditional", model.get("caption"));
 
   const buttons = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
                           {role: "group", "aria-label": "label y (number keys 0-9)"});
@@ -184,14 +178,9 @@ function render({model, el}) {
   });
   pad.addEventListener("keyup", save);
 
-  status.textContent = "loading the network...";
-  const ready = loadSessions(model, ["decoder"]).then(async (loaded) => {
+  const ready = startExplorer(model, ["decoder"], status, "network", async (loaded) => {
     networks = loaded;
     await show(point);
-  }).catch((error) => {
-    status.textContent = `the live explorer could not start: ${error}`;
-    console.error("conditional explorer:", error);
-    throw error;
   });
 
   // for the browser test: decode fixed points, move, and time one decode plus draw

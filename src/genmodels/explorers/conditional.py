@@ -14,12 +14,11 @@ import copy
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import anywidget
 import torch
 import traitlets
 from torch import nn
 
-from . import ASSETS, _runtime_buffers, export_onnx, publish_model
+from . import ASSETS, _OneNetwork, export_onnx, publish_model
 
 __all__ = ["ConditionalPad", "conditional_pad"]
 
@@ -35,7 +34,7 @@ class _LabelledMeans(nn.Module):
         return self.means(self.module, z, y.long()).flatten(1)  # flatten, not reshape(len(z)): a dynamic batch
 
 
-class ConditionalPad(anywidget.AnyWidget):
+class ConditionalPad(_OneNetwork):
     """Ten label buttons, a 2-D pad over two coordinates of z (and a resample button when z has more), the digit
     of the chosen label large and the same z under all ten labels in a row."""
 
@@ -49,16 +48,6 @@ class ConditionalPad(anywidget.AnyWidget):
     noise = traitlets.Int(0).tag(sync=True)               # 0 = base, n = the n-th resampled noise
     kind = traitlets.Unicode("style").tag(sync=True)      # "style" (CVAE) or "noise" (GAN): the words shown
     caption = traitlets.Unicode("").tag(sync=True)        # the text alternative
-
-    def __init__(self, decoder_onnx: bytes, **kwargs):
-        super().__init__(**kwargs)
-        self._onnx = decoder_onnx
-        self.on_msg(self._answer)
-
-    def _answer(self, _widget, content: dict, _buffers) -> None:
-        """Jupyter: the front end asks for the network and onnxruntime-web's files (no vendor folder)."""
-        if isinstance(content, dict) and content.get("kind") == "assets":
-            self.send({"kind": "assets"}, buffers=[self._onnx, *_runtime_buffers()])
 
 
 def conditional_pad(module: nn.Module, means: Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor],

@@ -6,13 +6,7 @@ const BIG_SCALE = 5;   // x_t and the guess, shown 140 x 140
 
 function render({model, el}) {
   const times = model.get("times"), classes = 10, last = times.length - 1;
-  const root = element("div", {display: "flex", flexWrap: "wrap", gap: "12px 16px", alignItems: "flex-start",
-                               fontFamily: "sans-serif", fontSize: "14px", color: "#222"});
-  root.className = "genmodels-explorer";
-  root.dataset.explorer = "diffusion";
-  const caption = element("p", {flexBasis: "100%", margin: "0"});
-  caption.id = `diffusion-caption-${Math.random().toString(36).slice(2)}`;
-  caption.textContent = model.get("caption");
+  const [root, caption] = explorerBox("diffusion", model.get("caption"));
 
   const buttons = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
                           {role: "group", "aria-label": "label y (number keys 0-9)"});
@@ -34,17 +28,8 @@ function render({model, el}) {
                          {type: "range", min: "0", max: String(last), step: "1", "aria-describedby": caption.id});
   const sliderText = element("span", {});
   sliderBox.append("step: ", slider, sliderText);
-  const picture = (what) => {
-    const box = element("figure", {margin: "0"});
-    const c = element("canvas", {width: `${28 * BIG_SCALE}px`, height: `${28 * BIG_SCALE}px`,
-                                 imageRendering: "pixelated", border: "1px solid #bbb"}, {role: "img"});
-    c.width = c.height = 28;
-    const title = element("figcaption", {textAlign: "center"});
-    title.textContent = what;
-    box.append(c, title);
-    return [box, c, title];
-  };
-  const [xBox, xCanvas, xTitle] = picture("x_t"), [guessBox, guessCanvas] = picture("guess of x_0");
+  const [xBox, xCanvas, xTitle] = digitFigure(BIG_SCALE, "x_t"),
+        [guessBox, guessCanvas] = digitFigure(BIG_SCALE, "guess of x_0");
   const status = element("p", {margin: "4px 0 0 0", maxWidth: "260px"}, {"aria-live": "polite"});
   root.append(caption, buttons, sliderBox, xBox, guessBox, status);
   el.append(root);
@@ -121,31 +106,16 @@ function render({model, el}) {
     if (path) draw();
   });
   slider.addEventListener("change", save);
-  root.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (/^[0-9]$/.test(event.key)) {
-      restart(Number(event.key), noise);
-    } else if (event.key === "r" || event.key === "R") {
-      restart(label, noise + 1);
-    } else if (event.target === slider && (event.key.startsWith("Arrow") || event.key.startsWith("Page") ||
-                                            event.key === "Home" || event.key === "End")) {
-      event.stopPropagation();  // the slider moves itself; not reveal.js's slides (arrows, Home, End)
-      return;
-    } else {
-      return;
-    }
-    event.preventDefault();
-    event.stopPropagation();  // not the page's scrolling, nor reveal.js's slides
+  explorerKeys(root, slider, (key) => {
+    if (/^[0-9]$/.test(key)) restart(Number(key), noise);
+    else if (key === "r" || key === "R") restart(label, noise + 1);
+    else return false;
+    return true;
   });
 
-  status.textContent = "loading the denoiser...";
-  const ready = loadSessions(model, ["step"]).then(async (loaded) => {
+  const ready = startExplorer(model, ["step"], status, "denoiser", async (loaded) => {
     networks = loaded;
     await restart(label, noise);
-  }).catch((error) => {
-    status.textContent = `the live explorer could not start: ${error}`;
-    console.error("diffusion explorer:", error);
-    throw error;
   });
 
   // for the browser test: run the process from a given x_T, read the pictures, time a whole process

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import copy
 
-import anywidget
 import torch
 import traitlets
 from torch import nn
 
-from . import ASSETS, _runtime_buffers, export_onnx, publish_model
+from . import ASSETS, _OneNetwork, export_onnx, publish_model
 
 __all__ = ["DiffusionSteps", "diffusion_steps", "ddim_times"]
 
@@ -56,7 +55,7 @@ class _DDIMStep(nn.Module):
         return abar_s.sqrt() * x0 + (1 - abar_s).sqrt() * eps, x0
 
 
-class DiffusionSteps(anywidget.AnyWidget):
+class DiffusionSteps(_OneNetwork):
     """Label buttons, a 'new noise' button and a step slider over one digit's DDIM reverse process: x_t and the
     guess of x_0 at the chosen step, the whole process computed in the page when the label or noise changes."""
 
@@ -68,16 +67,6 @@ class DiffusionSteps(anywidget.AnyWidget):
     noise = traitlets.Int(0).tag(sync=True)               # 0 = x_T, n = the n-th seeded normal draw
     step = traitlets.Int(0).tag(sync=True)                # the slider: 0 = x_T, len(times) - 1 = the digit
     caption = traitlets.Unicode("").tag(sync=True)        # the text alternative
-
-    def __init__(self, step_onnx: bytes, **kwargs):
-        super().__init__(**kwargs)
-        self._onnx = step_onnx
-        self.on_msg(self._answer)
-
-    def _answer(self, _widget, content: dict, _buffers) -> None:
-        """Jupyter: the front end asks for the network and onnxruntime-web's files (no vendor folder)."""
-        if isinstance(content, dict) and content.get("kind") == "assets":
-            self.send({"kind": "assets"}, buffers=[self._onnx, *_runtime_buffers()])
 
 
 def diffusion_steps(denoiser: nn.Module, schedule, x_T: torch.Tensor, *, label: int = 7, guidance: float = 2.0,

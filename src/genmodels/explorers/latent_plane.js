@@ -101,13 +101,7 @@ function makePad(onInk) {
 
 function render({model, el}) {
   const lim = model.get("lim"), codes = model.get("codes"), labels = model.get("labels");
-  const root = element("div", {display: "flex", flexWrap: "wrap", gap: "16px", alignItems: "flex-start",
-                               fontFamily: "sans-serif", fontSize: "14px", color: "#222"});
-  root.className = "genmodels-explorer";
-  root.dataset.explorer = "latent-plane";
-  const caption = element("p", {flexBasis: "100%", margin: "0"});
-  caption.id = `latent-plane-caption-${Math.random().toString(36).slice(2)}`;
-  caption.textContent = model.get("caption");
+  const [root, caption] = explorerBox("latent-plane", model.get("caption"), "16px");
   const plane = element("canvas", {width: `${SIZE}px`, height: `${SIZE}px`, cursor: "crosshair",
                                    touchAction: "none", border: "1px solid #bbb", outlineOffset: "2px"},
                         {tabindex: "0", role: "slider", "aria-roledescription": "2-D latent point",

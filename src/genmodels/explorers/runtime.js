@@ -65,6 +65,56 @@ async function loadSessions(model, names) {
   return {ort, sessions: await Promise.all(names.map(session))};
 }
 
+// The explorer's networks (loadSessions), then `start(networks)`; a failure is said in `status` and logged.
+function startExplorer(model, names, status, what, start) {
+  status.textContent = `loading the ${what}...`;
+  return loadSessions(model, names).then(start).catch((error) => {
+    status.textContent = `the live explorer could not start: ${error}`;
+    console.error(`live explorer (${what}):`, error);
+    throw error;
+  });
+}
+
+// Keys on the explorer: `act(key)` returns true when it used the key. A focused slider keeps its own keys
+// (arrows, Page Up/Down, Home, End); no key the explorer uses reaches the page's scrolling or reveal.js's slides.
+function explorerKeys(root, slider, act) {
+  root.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.target === slider && /^(Arrow|Page|Home$|End$)/.test(event.key)) {
+      event.stopPropagation();
+      return;
+    }
+    if (!act(event.key)) return;
+    event.preventDefault();
+    event.stopPropagation();
+  });
+}
+
+// The explorer's box (class genmodels-explorer, data-explorer `name`) and its text alternative (with an id for
+// aria-describedby): [root, caption].
+function explorerBox(name, text, gap = "12px 16px") {
+  const root = element("div", {display: "flex", flexWrap: "wrap", gap, alignItems: "flex-start",
+                               fontFamily: "sans-serif", fontSize: "14px", color: "#222"});
+  root.className = "genmodels-explorer";
+  root.dataset.explorer = name;
+  const caption = element("p", {flexBasis: "100%", margin: "0"});
+  caption.id = `${name}-caption-${Math.random().toString(36).slice(2)}`;
+  caption.textContent = text;
+  return [root, caption];
+}
+
+// A 28 x 28 digit canvas shown `scale` times larger, with a title below: [figure, canvas, title].
+function digitFigure(scale, what) {
+  const box = element("figure", {margin: "0"});
+  const canvas = element("canvas", {width: `${28 * scale}px`, height: `${28 * scale}px`, imageRendering: "pixelated",
+                                    border: "1px solid #bbb"}, {role: "img"});
+  canvas.width = canvas.height = 28;
+  const title = element("figcaption", {textAlign: "center"});
+  title.textContent = what;
+  box.append(canvas, title);
+  return [box, canvas, title];
+}
+
 function element(tag, style, attributes = {}) {
   const node = document.createElement(tag);
   Object.assign(node.style, style);
