@@ -1,7 +1,8 @@
 """Explorers that also work in the static book.
 
 Python callbacks need a live kernel; what runs in the browser works without one. :func:`latent_explorer`,
-:func:`cvae_explorer`, :func:`cgan_explorer`, :func:`ddim_explorer` and
+:func:`cvae_explorer`, :func:`cgan_explorer`, :func:`acgan_explorer`,
+:func:`ddim_explorer` and
 :func:`style_mixing_explorer` run the chapter's network itself in the page
 (ONNX); the other
 explorers here precompute their pictures and
@@ -20,7 +21,7 @@ import torch
 from PIL import Image
 
 __all__ = ["figure_to_png", "picture_picker", "digit_to_png", "image_explorer", "latent_explorer", "cvae_explorer", "cgan_explorer",
-           "ddim_explorer", "style_mixing_explorer"]
+           "acgan_explorer", "ddim_explorer", "style_mixing_explorer"]
 
 
 def figure_to_png(fig: plt.Figure, dpi: int = 80) -> bytes:
@@ -114,6 +115,16 @@ def cgan_explorer(generator: torch.nn.Module, z: torch.Tensor, *, lim: float = 2
 
     return conditional_pad(generator, lambda m, z_, y: m(z_, y), z, dims=dims, lim=lim, kind="noise",
                            name="cgan-generator")
+
+
+def acgan_explorer(generator: torch.nn.Module, z: torch.Tensor, *, lim: float = 1.5,
+                   attributes: Sequence[str] = ("thickness", "slant")):
+    """The live attribute explorer (chapter 8): label buttons and a pad over the requested ``attributes``
+    (standardized, in [-lim, lim]) of ``generator(z, y, a)``, ``z`` (latent_dim,) fixed, the same request under
+    all ten labels; the generator runs in the page (ONNX, onnxruntime-web)."""
+    from .explorers import attribute_pad
+
+    return attribute_pad(generator, z, lim=lim, attributes=attributes)
 
 
 def ddim_explorer(denoiser: torch.nn.Module, schedule, x_T: torch.Tensor, *, label: int = 7, guidance: float = 2.0,

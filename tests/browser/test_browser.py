@@ -12,7 +12,7 @@ run in the page by onnxruntime-web) starts, computes the PyTorch pictures of the
 to ``_build/explorer-checks/`` within 1e-4 (decoder and encoder), follows the arrow keys and a mouse drag of a few
 pixels, encodes a stroke drawn on its pad with the mouse and with the keyboard (the latent plane), or follows
 the number keys, label buttons and 'new noise' with the same style under all ten labels (CVAE and conditional
-GAN); the latent plane's path mode decodes the build's line as PyTorch does and follows two clicks and the keys;
+GAN; chapter 8's AC-GAN: the same attribute request, the pad's axes read out by name); the latent plane's path mode decodes the build's line as PyTorch does and follows two clicks and the keys;
 the diffusion explorer runs the build's DDIM process as PyTorch does and follows its slider and keys; the
 style-mixing explorer mixes the build's sources at every crossover as PyTorch does and follows its slider, source
 buttons and 'resample noise'; each
@@ -442,7 +442,9 @@ def _check_conditional(page, root, where: str, error: float) -> dict:
     assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
     assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
         f"{where}: a key also changed the slide"
-    assert "label y = 7" in root.inner_text() and "z_1 = " in root.inner_text(), f"{where}: no text read-out"
+    axes = root.evaluate("(el) => el.explorer.axes()")   # z_i, z_j, or the named attributes (chapter 8)
+    assert "label y = 7" in root.inner_text() and all(f"{a} = " in root.inner_text() for a in axes), \
+        f"{where}: no text read-out of the label and {axes}"
     root.locator("button", has_text="3").first.click()
     assert root.evaluate("(el) => el.explorer.label()") == 3, f"{where}: the button 3 did not choose label 3"
     _drag(page, root, pad, where)
@@ -762,12 +764,13 @@ def test_explorers_found():
     assert live == {"html", "slides"}, f"live explorers checked in the book and the decks, found in {live or 'none'}"
     conditional = {(e["where"].split("/")[0], e["explorer"].split()[1].rsplit("-", 1)[0])
                    for e in REPORT["live"] if e["explorer"].startswith("conditional")}
-    wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator")}
+    wanted = {(where, model) for where in ("html", "slides") for model in ("cvae-decoder", "cgan-generator",
+                                                                                "acgan-generator")}
     diffusion = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("diffusion")}
     assert diffusion == {"html", "slides"}, f"the diffusion explorer checked in the book and its deck: {diffusion}"
     style = {e["where"].split("/")[0] for e in REPORT["live"] if e["explorer"].startswith("style")}
     assert style == {"html", "slides"}, f"the style-mixing explorer checked in the book and its deck: {style}"
-    assert conditional >= wanted, f"CVAE and cGAN explorers checked in the book and decks: {sorted(conditional)}"
+    assert conditional >= wanted, f"CVAE, cGAN and AC-GAN explorers checked in the book and decks: {sorted(conditional)}"
 
 
 def test_report():

@@ -38,7 +38,7 @@ from torch import nn
 from ..npm import EXPLORERS_DEST, ONNXRUNTIME_WEB, VENDOR_DEST, ensure
 
 __all__ = ["export_onnx", "book_root", "publish_model", "LatentPlane", "latent_plane", "path_points",
-           "default_path", "ConditionalPad", "conditional_pad", "DiffusionSteps", "diffusion_steps",
+           "default_path", "ConditionalPad", "conditional_pad", "attribute_pad", "DiffusionSteps", "diffusion_steps",
            "StyleMixing", "style_mixing"]
 
 ASSETS = resources.files(__package__)   # the front ends: ES modules next to this file (package data)
@@ -234,6 +234,6 @@ def latent_plane(vae: nn.Module, codes: torch.Tensor, labels: torch.Tensor, lim:
                                 "the end, N puts it on the nearest test digit's code."))
 
 
-from .conditional import ConditionalPad, conditional_pad  # noqa: E402  (it uses the helpers above)
+from .conditional import ConditionalPad, attribute_pad, conditional_pad  # noqa: E402  (it uses the helpers above)
 from .diffusion import DiffusionSteps, diffusion_steps  # noqa: E402
 from .style import StyleMixing, style_mixing  # noqa: E402

@@ -1,13 +1,15 @@
 // The live conditional explorer (chapters 3 and 4): anywidget front end of genmodels.explorers.ConditionalPad,
 // appended to runtime.js. Label buttons, a pad over two coordinates of z, the chosen label's digit large and the
-// same z under all ten labels; one decode of ten digits per move.
+// same z under all ten labels; one decode of ten digits per move. With trait `axes` (chapter 8's attribute-
+// conditioned GAN) the pad's two coordinates are named inputs (the requested attributes) and z stays fixed.
 
 const PAD = 200;          // the pad, CSS pixels
 const BIG = 5, SMALL = 2; // the chosen digit shown 140 x 140, the row of ten 56 x 56
 
 function render({model, el}) {
   const lim = model.get("lim"), dims = model.get("dims"), base0 = model.get("base"), kind = model.get("kind");
-  const classes = 10, latentDim = base0.length;
+  const classes = 10, latentDim = base0.length, named = model.get("axes").length === 2;
+  const axes = named ? model.get("axes") : dims.map((d) => `z_${d + 1}`);
   const [root, caption] = explorerBox("conditional", model.get("caption"));
 
   const buttons = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
@@ -21,7 +23,7 @@ function render({model, el}) {
     return b;
   });
   let resample = null;
-  if (latentDim > 2) {
+  if (latentDim > 2 && model.get("resample")) {
     resample = element("button", {marginLeft: "12px", cursor: "pointer"}, {type: "button"});
     resample.textContent = "new noise (R)";
     resample.addEventListener("click", () => newNoise(noise + 1));
@@ -31,7 +33,7 @@ function render({model, el}) {
   const pad = element("canvas", {width: `${PAD}px`, height: `${PAD}px`, cursor: "crosshair", touchAction: "none",
                                  border: "1px solid #bbb", outlineOffset: "2px"},
                       {tabindex: "0", role: "slider", "aria-roledescription": `2-D ${kind} point`,
-                       "aria-label": `${kind} coordinates z_${dims[0] + 1}, z_${dims[1] + 1} (arrow keys move it, ` +
+                       "aria-label": `${kind} coordinates ${axes[0]}, ${axes[1]} (arrow keys move it, ` +
                                      "number keys choose the label)", "aria-describedby": caption.id});
   const ratio = globalThis.devicePixelRatio || 1;
   pad.width = pad.height = Math.round(PAD * ratio);
@@ -85,6 +87,14 @@ function render({model, el}) {
       padContext.moveTo(0, k * pad.height / 4); padContext.lineTo(pad.width, k * pad.height / 4);
     }
     padContext.stroke();
+    if (named) {  // the axes' names: across and up
+      padContext.fillStyle = "#888";
+      padContext.font = `${11 * ratio}px sans-serif`;
+      padContext.textAlign = "right";
+      padContext.fillText(`${axes[0]} \u2192`, pad.width - 4 * ratio, pad.height - 5 * ratio);
+      padContext.textAlign = "left";
+      padContext.fillText(`\u2191 ${axes[1]}`, 4 * ratio, 13 * ratio);
+    }
     const [x, y] = toPixel(p);
     padContext.lineWidth = 2 * ratio;
     padContext.strokeStyle = "#000";
@@ -103,11 +113,11 @@ function render({model, el}) {
       b.style.fontWeight = k === label ? "bold" : "normal";
       b.style.background = k === label ? "#fdd" : "";
     });
-    const where = `z_${dims[0] + 1} = ${p[0].toFixed(2)}, z_${dims[1] + 1} = ${p[1].toFixed(2)}`;
+    const where = `${axes[0]} = ${p[0].toFixed(2)}, ${axes[1]} = ${p[1].toFixed(2)}`;
     pad.setAttribute("aria-valuetext", where);
     big.setAttribute("aria-label", `the digit drawn for label ${label} at ${where}`);
     status.textContent = `label y = ${label}; ${kind} ${where}` +
-      (latentDim > 2 ? ` (noise #${noise}: the other ${latentDim - 2} coordinates)` : "") +
+      (named ? " (standardized), z fixed" : latentDim > 2 ? ` (noise #${noise}: the other ${latentDim - 2} coordinates)` : "") +
       `. Below: the same ${kind} under every label 0-9.`;
   }
 
@@ -188,6 +198,7 @@ function render({model, el}) {
     ready,
     decoderFile: model.get("decoder_file"),
     lim,
+    axes: () => axes.slice(),
     decode: async (points, labels) => Array.from(await decode(points, labels)),
     picture: () => Array.from(bigContext.getImageData(0, 0, 28, 28).data).join(","),
     row: () => smallContexts.map((c) => Array.from(c.getImageData(0, 0, 28, 28).data).join(",")),
