@@ -12,14 +12,7 @@ import torch
 pytest.importorskip("anywidget", reason="the live explorers need anywidget (requirements.txt)")
 from genmodels.models import ACGAN, ACGANConfig  # noqa: E402
 from genmodels.widgets import acgan_explorer  # noqa: E402
-
-
-def _book(tmp_path, monkeypatch):
-    (tmp_path / "_config.yml").write_text("title: t\n")
-    (tmp_path / "_toc.yml").write_text("root: index\n")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
-    return tmp_path / "_build"
+from test_explorers import _book  # noqa: E402  (a book root in tmp_path)
 
 
 @pytest.fixture()
