@@ -17,7 +17,7 @@ from genmodels.colour_digits import (
 )
 from genmodels.data import infinite_minibatches
 from genmodels.imaging import edge_map, sharpness, sobel_gradients
-from genmodels.metrics import classifier_frechet_distance
+from genmodels.metrics import frechet_distance
 from genmodels.registry import MODELS
 from genmodels.models import Pix2Pix, Pix2PixConfig, PatchDiscriminator, UNetGenerator
 from genmodels.paired_training import paired_discriminator_step, paired_generator_step, train_paired
@@ -297,11 +297,14 @@ def test_colour_frechet_distance_reads_each_channel_as_a_grey_image(mnist):
 
     judge, digits = Pooled(), load_colour_digits(mnist)
     olive = digits.grey_test * torch.tensor([0.5, 0.5, 0.0])[None, :, None, None]
-    channels = digits.x_test.reshape(-1, 1, 28, 28)
+    all_red = digits.grey_test * torch.tensor([1.0, 0.0, 0.0])[None, :, None, None]
+    # an image's features are its three channels' features side by side
+    features = lambda x: torch.cat([judge.features(x[:, c:c + 1]) for c in range(3)], dim=1)  # noqa: E731
     assert colour_frechet_distance(judge, digits.x_test, olive) == pytest.approx(
-        classifier_frechet_distance(judge, channels, olive.reshape(-1, 1, 28, 28)))
+        frechet_distance(features(digits.x_test), features(olive)))
     floor = colour_frechet_distance(judge, digits.x_train[:500], digits.x_test)
     assert colour_frechet_distance(judge, digits.x_test, olive) > 3 * floor
+    assert colour_frechet_distance(judge, digits.x_test, all_red) > 3 * floor, "the share of red counts too"
 
 
 def test_cli_trains_pix2pix_on_colour_digits_and_colours_held_out_grey_digits(tmp_path, capsys, mnist):

@@ -10,7 +10,7 @@ probability 1/2 each.
 
 The measures: :func:`colour_decisiveness` (1 for a real coloured digit, 0 for olive or no ink),
 :func:`palette_share` (the share of stroke pixels near a palette colour), :func:`red_share` and
-:func:`colour_frechet_distance` (chapter 4's classifier Fréchet distance, read channel by channel).
+:func:`colour_frechet_distance` (chapter 4's classifier Fréchet distance, channel by channel).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from .data import DigitData, load_mnist
-from .metrics import classifier_frechet_distance
+from .metrics import frechet_distance
 
 __all__ = [
     "PALETTE", "COLOUR_SEED", "STROKE_THRESHOLD", "ColourDigits", "colourize", "load_colour_digits", "to_grey",
@@ -122,14 +122,28 @@ def red_share(x: torch.Tensor, grey: torch.Tensor) -> float:
     return ((x[:, 0:1] - x[:, 1:2]) * mask).sum(dim=(1, 2, 3)).gt(0).float().mean().item()
 
 
-def colour_frechet_distance(classifier: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor) -> float:
+@torch.no_grad()
+def colour_frechet_distance(
+    classifier: torch.nn.Module, x_a: torch.Tensor, x_b: torch.Tensor, batch_size: int = 1000
+) -> float:
     """Chapter 4's classifier Fréchet distance between two sets of coloured digits (N, 3, H, W).
 
-    A digit classifier reads grey images, so it reads each colour channel as one: the two sets become
-    (3N, 1, H, W) sets of channel images (a red digit: a digit in R, blanks in G and B; an olive one: two
-    half-bright digits), compared by :func:`genmodels.metrics.classifier_frechet_distance`.
+    A digit classifier reads grey images, so it reads each colour channel as one, and an image's features are
+    those of its channels side by side, (N, 3F): a red digit is (digit, blank, blank), a green one (blank,
+    digit, blank), an olive one two half-bright digits. A set painted all red is then as far from the real set
+    (half red, half green) as its mean feature shows. :func:`genmodels.metrics.frechet_distance` compares them.
     """
-    def channels(x: torch.Tensor) -> torch.Tensor:
-        return x.reshape(-1, 1, *x.shape[2:])  # (N, 3, H, W) -> (3N, 1, H, W)
+    was_training = classifier.training
+    classifier.eval()
+    device = next(classifier.parameters()).device
 
-    return classifier_frechet_distance(classifier, channels(x_a), channels(x_b))
+    def features(x: torch.Tensor) -> torch.Tensor:  # (N, C, H, W) -> (N, C * F)
+        channels = x.reshape(-1, 1, *x.shape[2:])  # (N * C, 1, H, W), channels of an image consecutive
+        f = torch.cat([classifier.features(channels[i : i + batch_size].to(device))
+                       for i in range(0, len(channels), batch_size)])
+        return f.reshape(len(x), -1)
+
+    try:
+        return frechet_distance(features(x_a), features(x_b))
+    finally:
+        classifier.train(was_training)
