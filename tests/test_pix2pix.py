@@ -1,4 +1,5 @@
-"""Chapter 9: edge maps, the sharpness score, the U-Net, the PatchGAN, the paired step, and the CLI's pix2pix."""
+"""Chapter 9: edge maps, the sharpness score, the U-Net, the PatchGAN, the paired step, colourized digits and
+their colour measures, and the CLI's pix2pix."""
 
 from __future__ import annotations
 
@@ -11,8 +12,12 @@ from torch.nn import functional as F
 
 from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
+from genmodels.colour_digits import (
+    colour_decisiveness, colour_frechet_distance, colourize, load_colour_digits, palette_share, red_share, to_grey,
+)
 from genmodels.data import infinite_minibatches
 from genmodels.imaging import edge_map, sharpness, sobel_gradients
+from genmodels.metrics import frechet_distance
 from genmodels.registry import MODELS
 from genmodels.models import Pix2Pix, Pix2PixConfig, PatchDiscriminator, UNetGenerator
 from genmodels.paired_training import paired_discriminator_step, paired_generator_step, train_paired
@@ -226,3 +231,115 @@ def test_cli_trains_pix2pix_and_translates_test_digits_of_a_label(tmp_path, caps
     # (up to float rounding, which differs between batch sizes: other digits are ~100x farther)
     assert distance.min(dim=1).values.max() < 0.01, "each output is the translation of a test 3"
     assert len(set(distance.argmin(dim=1).tolist())) == 5, "five different test digits"
+
+
+# ---------------------------------------------------------------------------- colourized digits (chapter 9)
+def _stroke_image(*pixels: tuple[float, float, float]) -> tuple[torch.Tensor, torch.Tensor]:
+    """A (1, 3, 28, 28) image whose first len(pixels) pixels of row 10 have the given RGB, and its grey digit
+    (1 on those pixels, 0 elsewhere)."""
+    x, grey = torch.zeros(1, 3, 28, 28), torch.zeros(1, 1, 28, 28)
+    for i, rgb in enumerate(pixels):
+        x[0, :, 10, i] = torch.tensor(rgb)
+        grey[0, 0, 10, i] = 1.0
+    return x, grey
+
+
+def test_colourize_paints_each_digit_in_one_palette_colour_half_of_them_red(mnist):
+    x, colour = colourize(mnist.x_train, torch.Generator().manual_seed(0))
+    assert x.shape == (len(mnist.x_train), 3, 28, 28) and torch.equal(to_grey(x), mnist.x_train)
+    assert torch.equal(x[colour == 0, 1:].amax(), torch.tensor(0.0))  # red digits: nothing in G or B
+    assert torch.equal(x[colour == 1][:, [0, 2]].amax(), torch.tensor(0.0))  # green digits: nothing in R or B
+    # 4,500 fair coin flips: the share of red is 1/2 within 3 standard deviations (0.022)
+    assert abs((colour == 0).float().mean().item() - 0.5) < 3 * (0.25 / len(x)) ** 0.5
+    assert abs(red_share(x, mnist.x_train) - (colour == 0).float().mean().item()) < 1e-9
+
+
+def test_colourize_rejects_colour_images():
+    with pytest.raises(ValueError, match="grey digits"):
+        colourize(torch.zeros(2, 3, 28, 28))
+
+
+def test_colour_decisiveness_of_hand_made_images():
+    red, green, olive, no_ink = (1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.5, 0.5, 0.0), (0.0, 0.0, 0.0)
+    for pixels, expected in [((red, red), 1.0), ((green, red), 1.0), ((olive, olive), 0.0), ((no_ink,), 0.0),
+                             ((red, (0.3, 0.1, 0.0)), (1 + 0.2 / 0.4) / 2), ((olive, red, red, green), 0.75)]:
+        x, grey = _stroke_image(*pixels)
+        assert colour_decisiveness(x, grey).item() == pytest.approx(expected), pixels
+
+
+def test_palette_share_counts_stroke_pixels_near_red_or_green():
+    x, grey = _stroke_image((1.0, 0.0, 0.0), (0.0, 0.8, 0.2), (0.5, 0.5, 0.0), (0.7, 0.0, 0.3), (0.0, 0.0, 0.0))
+    # pure red and (0, 0.8, 0.2) are within 0.25 of a palette colour; olive, (0.7, 0, 0.3) and black are not
+    assert palette_share(x, grey).item() == pytest.approx(2 / 5)
+    assert palette_share(x, grey, tolerance=0.3).item() == pytest.approx(3 / 5)
+    # the palette colour is scaled by the grey level: (0.6, 0, 0) is red on a 0.6-grey stroke, not on a black one
+    dim_red, grey = _stroke_image((0.6, 0.0, 0.0))
+    assert palette_share(dim_red, 0.6 * grey).item() == 1.0 and palette_share(dim_red, grey).item() == 0.0
+
+
+def test_real_colour_digits_score_one_and_olive_scores_zero(mnist):
+    digits = load_colour_digits(mnist)
+    olive = digits.grey_test * torch.tensor([0.5, 0.5, 0.0])[None, :, None, None]
+    assert colour_decisiveness(digits.x_test, digits.grey_test).min() > 0.999
+    assert palette_share(digits.x_test, digits.grey_test).min() == 1.0
+    assert colour_decisiveness(olive, digits.grey_test).max() < 1e-6
+    assert palette_share(olive, digits.grey_test).max() == 0.0
+
+
+def test_colour_frechet_distance_reads_each_channel_as_a_grey_image(mnist):
+    class Pooled(torch.nn.Module):  # a stand-in judge: features = the 7 x 7 average-pooled image
+        def __init__(self):
+            super().__init__()
+            self.dummy = torch.nn.Parameter(torch.zeros(1))
+
+        def features(self, x):
+            return F.avg_pool2d(x, 4).flatten(1)
+
+    judge, digits = Pooled(), load_colour_digits(mnist)
+    olive = digits.grey_test * torch.tensor([0.5, 0.5, 0.0])[None, :, None, None]
+    all_red = digits.grey_test * torch.tensor([1.0, 0.0, 0.0])[None, :, None, None]
+    # an image's features are its three channels' features side by side
+    features = lambda x: torch.cat([judge.features(x[:, c:c + 1]) for c in range(3)], dim=1)  # noqa: E731
+    assert colour_frechet_distance(judge, digits.x_test, olive) == pytest.approx(
+        frechet_distance(features(digits.x_test), features(olive)))
+    floor = colour_frechet_distance(judge, digits.x_train[:500], digits.x_test)
+    assert colour_frechet_distance(judge, digits.x_test, olive) > 3 * floor
+    assert colour_frechet_distance(judge, digits.x_test, all_red) > 3 * floor, "the share of red counts too"
+
+
+def test_cli_trains_pix2pix_on_colour_digits_and_colours_held_out_grey_digits(tmp_path, capsys, mnist):
+    ckpt, out = tmp_path / "colour.pt", tmp_path / "colour.npy"
+    assert main(["train", "pix2pix", "--data", "colour-digits", "--loss", "l2", "--steps", "3",
+                 "--out", str(ckpt)]) == 0
+    assert "loss_d" not in capsys.readouterr().out  # L2 alone: no discriminator was trained
+    record = load_checkpoint(ckpt)
+    assert record["config"]["loss"] == "l2" and record["sample_shape"] == [3, 28, 28]
+    assert main(["sample", str(ckpt), "-n", "4", "--out", str(out)]) == 0
+    samples = torch.from_numpy(np.load(out))
+    assert samples.shape == (4, 3, 28, 28) and samples.min() >= 0 and samples.max() <= 1
+    model = MODELS["pix2pix"].build(record["config"])
+    model.load_state_dict(record["state_dict"])
+    coloured = model.eval().translate(mnist.x_test)  # the inputs are the grey test digits themselves
+    distance = torch.cdist(samples.flatten(1), coloured.flatten(1))
+    assert distance.min(dim=1).values.max() < 0.01, "each output colours a held-out grey digit"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["train", "vae", "--data", "mnist", "--loss", "l1"], ["--loss", "pix2pix", "'vae'"]),
+    (["train", "vae", "--data", "colour-digits"], ["'vae'", "'colour-digits'"]),
+], ids=["loss-of-another-model", "colour-digits-for-another-model"])
+def test_cli_refuses_bad_loss_and_data_combinations(argv, words, tmp_path, capsys):
+    out = tmp_path / "x.pt"
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and all(word in err for word in words), err
+    assert not out.exists()
+
+
+def test_cli_refuses_an_unknown_loss(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["train", "pix2pix", "--data", "colour-digits", "--loss", "l3", "--out", "x.pt"])
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and len(err.splitlines()) == 1 and "'l3'" in err and "l1+gan" in err
+    with pytest.raises(ValueError, match="l1\\+gan"):
+        Pix2PixConfig(loss="gan")

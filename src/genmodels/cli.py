@@ -19,7 +19,7 @@ from .budget import mode
 from .checkpoints import load_checkpoint, load_state, save_checkpoint
 from .data import DATASETS
 from .errors import GenmodelsError
-from .registry import IMAGE_DATA, MODELS, default_steps, load_training_data
+from .registry import COLOUR_DATA, IMAGE_DATA, MODELS, default_steps, load_training_data
 from .runtime import get_device, seed_everything
 
 __all__ = ["main", "build_parser"]
@@ -71,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("model", metavar="MODEL", choices=sorted(MODELS), help=f"one of: {', '.join(sorted(MODELS))}")
     train.add_argument("--data", required=True, choices=DATASETS, metavar="DATA",
                        help="mnist (the 5,000 embedded digits), mnist-full (torchvision, downloads), "
+                            "colour-digits (grey digit -> the digit in red or green, chapter 9), "
                             "ring8, grid25, moons, junction (agents at a junction, chapter 7)")
+    losses = sorted({loss for spec in MODELS.values() for loss in spec.losses})
+    train.add_argument("--loss", default=None, choices=losses, metavar="LOSS",
+                       help=f"pix2pix's objective: {'|'.join(losses)} (default l1+gan, the paper's)")
     train.add_argument("--steps", type=_positive_int, default=None,
                        help="optimizer steps (default: the model's full budget; the quick one under GENMODELS_QUICK=1)")
     train.add_argument("--seed", type=_non_negative_int, default=0, help="random seed (default 0)")
@@ -80,7 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw samples from a checkpoint into a .npy file",
                             description="Draw N samples from a trained checkpoint and save them as a NumPy array: "
-                                        "(N, 2) for 2-D data, (N, 1, 28, 28) in [0, 1] for images, (N, 20, 2) for junction "
+                                        "(N, 2) for 2-D data, (N, 1, 28, 28) in [0, 1] for images ((N, 3, 28, 28) for "
+                                        "colour-digits), (N, 20, 2) for junction "
                                         "trajectories: positions in metres, 8 observed (drawn from the data) then "
                                         "12 sampled.")
     sample.add_argument("checkpoint", type=Path, metavar="CKPT", help="a checkpoint written by `train`")
@@ -99,6 +104,9 @@ def _train(args: argparse.Namespace) -> str:
     spec = MODELS[args.model]
     if args.data not in spec.data:
         raise GenmodelsError(f"model {args.model!r} trains on --data {'|'.join(spec.data)}, not {args.data!r}")
+    if args.loss is not None and args.loss not in spec.losses:
+        models = [name for name, other in MODELS.items() if args.loss in other.losses]
+        raise GenmodelsError(f"--loss is an option of {', '.join(models)}, not of {args.model!r}: drop --loss")
     num_steps = args.steps if args.steps is not None else default_steps(args.model, args.data)
     # Under torchrun: one process of N, DistributedDataParallel (genmodels.distributed); else one process.
     run = distributed.start(args.model, args.device) if distributed.launched_by_torchrun() else None
@@ -106,7 +114,7 @@ def _train(args: argparse.Namespace) -> str:
     seed_everything(args.seed)
     load = functools.partial(load_training_data, args.data, args.seed, device)
     x, y = run.load_local_main_first(load) if run else load()  # under torchrun: one download per machine
-    config = spec.default_config(args.data)
+    config = spec.default_config(args.data, args.loss)
     model = spec.build(config).to(device)
     start = time.perf_counter()
     history = (run.train(args.model, model, x, y, num_steps, args.seed) if run
@@ -159,7 +167,7 @@ def _sample(args: argparse.Namespace) -> str:
     with torch.no_grad():
         x = spec.sample(model, record["data"], args.num_samples, args.label, rng).float().cpu()
     x = x.reshape(args.num_samples, *record["sample_shape"])
-    if record["data"] in IMAGE_DATA:
+    if record["data"] in IMAGE_DATA + COLOUR_DATA:
         x = x.clamp(0, 1)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.out, x.numpy())

@@ -36,7 +36,8 @@ IMAGE_SHAPE = (1, 28, 28)
 
 IMAGE_DATA = ("mnist", "mnist-full")  # the digit data sets (the others are toys or trajectories)
 # Names the command line and `load_dataset` accept.
-DATASETS = ("mnist", "mnist-full", "ring8", "grid25", "moons", "mixture1d", "junction")  # junction: chapter 7
+DATASETS = ("mnist", "mnist-full", "colour-digits", "ring8", "grid25", "moons", "mixture1d", "junction")
+# colour-digits: chapter 9 (genmodels.colour_digits); junction: chapter 7
 
 
 # --------------------------------------------------------------------------------------------- MNIST

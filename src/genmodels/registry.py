@@ -15,6 +15,7 @@ from torch import nn
 
 from .attributes import AttributeScaler, measure_attributes
 from .budget import steps as budget_steps
+from .colour_digits import load_colour_digits, to_grey
 from .data import IMAGE_DATA, infinite_minibatches, load_mnist, sample_toy, toy_distribution
 from .gan_training import train_acgan, train_gan
 from .imaging import downsample, edge_map
@@ -25,6 +26,7 @@ from .models import (
     TrajectoryCVAE, TrajectoryCVAEConfig, VAEConfig, trajectory_cvae_loss,
 )
 from .diffusion_training import Diffusion, DiffusionConfig, diffusion_config, sample_diffusion, train_diffusion
+from .models.pix2pix import OBJECTIVES
 from .paired_training import train_paired
 from .recipes import (
     BEST_TOY_METHOD, DCGAN_DIGITS, DCGAN_RECIPE, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE,
@@ -34,10 +36,11 @@ from .trajectories import sample_junction
 from .training import History, fit
 
 __all__ = ["ModelSpec", "MODELS", "default_steps", "load_training_data", "IMAGE_DATA", "TOY_DATA",
-           "TRAJECTORY_DATA"]
+           "TRAJECTORY_DATA", "COLOUR_DATA"]
 
 TOY_DATA = ("ring8", "grid25", "moons")
 NUM_TOY_SAMPLES = 10_000
+COLOUR_DATA = ("colour-digits",)  # chapter 9: grey digit -> the same digit in red or green, (N, 3, 28, 28)
 TRAJECTORY_DATA = ("junction",)  # chapter 7: agents at a junction, (N, 20, 2) trajectories, label = branch
 NUM_TRAJECTORIES = 20_000
 JUNCTION = {"lane_std": 0.5, "lane_bias": 3.0}  # chapter 7's junction: the lane offset changes the branch odds
@@ -51,6 +54,9 @@ def load_training_data(name: str, seed: int, device: torch.device) -> tuple[torc
     if name in IMAGE_DATA:
         data = load_mnist("embedded" if name == "mnist" else "torchvision", device=device)
         return data.x_train, data.y_train
+    if name in COLOUR_DATA:  # chapter 9: the coloured digits (their grey inputs are to_grey of them)
+        digits = load_colour_digits(device=device)
+        return digits.x_train, digits.y_train
     if name in TRAJECTORY_DATA:  # chapter 7: 8 observed + 12 future positions per agent, and its branch
         agents = sample_junction(NUM_TRAJECTORIES, torch.Generator().manual_seed(seed), **JUNCTION).to(device)
         return agents.trajectories(), agents.branch
@@ -75,10 +81,12 @@ class ModelSpec:
     sample: Sample
     conditional_on: tuple[str, ...] = ()  # data sets whose labels the model is conditioned on
     make_config: Callable[[str], Config] | None = None
+    losses: tuple[str, ...] = ()  # objectives --loss may choose (stored as the config's ``loss``)
 
-    def default_config(self, data: str) -> dict:
-        """The config dict a checkpoint of ``--data data`` stores."""
-        return (self.make_config(data) if self.make_config else self.config()).to_dict()
+    def default_config(self, data: str, loss: str | None = None) -> dict:
+        """The config dict a checkpoint of ``--data data`` (and ``--loss loss``) stores."""
+        config = (self.make_config(data) if self.make_config else self.config()).to_dict()
+        return config if loss is None else {**config, "loss": loss}
 
     def build(self, config: dict) -> nn.Module:
         """The model of a stored config dict."""
@@ -178,26 +186,39 @@ def _trajcvae_sample(model: TrajectoryCVAE, data: str, n: int, label: int | None
 
 
 # ------------------------------------------ chapters 9-10: image-to-image (pix2pix) and super-resolution (SRGAN)
-# Both learn x_in -> x from pairs made of the training digits: x_in = edge map (pix2pix) or 7 x 7 version (srgan).
+# Both learn x_in -> x from pairs made of the training digits: x_in = edge map (pix2pix) or 7 x 7 version (srgan);
+# pix2pix on colour-digits: x_in = the grey digit, x = the digit in red or green (chapter 9's colourization).
 # `sample` has no noise to draw: it takes N held-out test digits (picked by --seed, of class --label if given),
 # turns them into inputs the same way, and saves the N outputs. Own inputs: Pix2Pix.translate / SRGAN.upscale.
 def _test_digits(data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
-    """``n`` held-out test digits of ``data`` (of class ``label``), distinct while there are enough."""
-    split = load_mnist("embedded" if data == "mnist" else "torchvision")
+    """``n`` held-out (grey) test digits of ``data`` (of class ``label``), distinct while there are enough."""
+    split = load_mnist("torchvision" if data == "mnist-full" else "embedded")
     pool = split.x_test if label is None else split.x_test[split.y_test == label]
     if n <= len(pool):
         return pool[torch.randperm(len(pool), generator=rng)[:n]]
     return pool[torch.randint(len(pool), (n,), generator=rng)]
 
 
+def _pix2pix_input(model: Pix2Pix, data: str, grey: torch.Tensor) -> torch.Tensor:
+    """The generator's input for grey digits: the digit itself (colour-digits) or its edge map."""
+    return grey if data in COLOUR_DATA else edge_map(grey, model.config.edge_sigma)
+
+
 def _pix2pix_train(model: Pix2Pix, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
-    batches = _batches(PIX2PIX_RECIPE, edge_map(x, model.config.edge_sigma), x)
-    return train_paired(model.generator, model.discriminator, batches, num_steps, desc="pix2pix",
-                        **PIX2PIX_RECIPE.train_args)
+    """Chapter 9's recipe with the config's objective: l2, l1 (no discriminator) or l1+gan."""
+    pixel_loss, adversarial = OBJECTIVES[model.config.loss]
+    recipe = PIX2PIX_RECIPE.replace(pixel_loss=pixel_loss)
+    x_in = _pix2pix_input(model, data, to_grey(x) if data in COLOUR_DATA else x)
+    return train_paired(model.generator, model.discriminator if adversarial else None, _batches(recipe, x_in, x),
+                        num_steps, desc=f"pix2pix {model.config.loss}", **recipe.train_args)
 
 
 def _pix2pix_sample(model: Pix2Pix, data: str, n: int, label: int | None, rng: torch.Generator) -> torch.Tensor:
-    return model.translate(edge_map(_test_digits(data, n, label, rng), model.config.edge_sigma))
+    return model.translate(_pix2pix_input(model, data, _test_digits(data, n, label, rng)))
+
+
+def _pix2pix_config(data: str) -> Pix2PixConfig:
+    return Pix2PixConfig(out_channels=3) if data in COLOUR_DATA else Pix2PixConfig()
 
 
 def _srgan_train(model: SRGAN, data: str, x: torch.Tensor, y: torch.Tensor, num_steps: int) -> History:
@@ -252,10 +273,11 @@ MODELS: dict[str, ModelSpec] = {
         lambda model, data, n, label, rng: model.sample(n, rng=rng)),
     # image-to-image (chapters 9-10)
     "pix2pix": ModelSpec(
-        "pix2pix: edge map -> digit, U-Net + PatchGAN; sample translates the edges of N test digits "
-        "(--label K: test digits of class K) (chapter 9)",
-        Pix2Pix, Pix2PixConfig, IMAGE_DATA, "cli.pix2pix", _pix2pix_train, _pix2pix_sample,
-        conditional_on=IMAGE_DATA),  # --label picks which test digits to translate
+        "pix2pix: edge map -> digit (mnist), grey -> red or green digit (colour-digits), U-Net + PatchGAN, "
+        f"--loss {'|'.join(OBJECTIVES)}; sample translates N test digits (--label K: of class K) (chapter 9)",
+        Pix2Pix, Pix2PixConfig, IMAGE_DATA + COLOUR_DATA, "cli.pix2pix", _pix2pix_train, _pix2pix_sample,
+        conditional_on=IMAGE_DATA + COLOUR_DATA,  # --label picks which test digits to translate
+        make_config=_pix2pix_config, losses=tuple(OBJECTIVES)),
     "srgan": ModelSpec(
         "super-resolution GAN 7x7 -> 28x28; sample upscales N downsampled test digits "
         "(--label K: test digits of class K) (chapter 10)",

@@ -20,11 +20,16 @@ from ..imaging import EDGE_SIGMA
 from .config import Config
 
 __all__ = [
+    "OBJECTIVES",
     "Pix2PixConfig",
     "UNetGenerator",
     "PatchDiscriminator",
     "Pix2Pix",
 ]
+
+
+# The three objectives chapter 9 compares: name -> (pixel loss, is the PatchGAN's adversarial loss added?)
+OBJECTIVES: dict[str, tuple[str, bool]] = {"l2": ("mse", False), "l1": ("l1", False), "l1+gan": ("l1", True)}
 
 
 @dataclass
@@ -33,7 +38,8 @@ class Pix2PixConfig(Config):
 
     The U-Net has three levels, 28 -> 14 -> 7 pixels, ``channels`` wide at 28 x 28 and twice as wide at each
     level below. The PatchGAN has two strided convolutions and a 3 x 3 output convolution: one logit per
-    18 x 18 patch, on a 7 x 7 grid.
+    18 x 18 patch, on a 7 x 7 grid. ``loss`` names the objective the command line trains (:data:`OBJECTIVES`).
+    The generator has no noise input and no dropout (pix2pix keeps dropout on at test time as its noise).
     """
 
     in_channels: int = 1  # the condition x_in (an edge map)
@@ -41,6 +47,11 @@ class Pix2PixConfig(Config):
     channels: int = 8  # U-Net width at 28 x 28 (16 at 14 x 14, 32 at 7 x 7)
     d_channels: int = 16  # PatchGAN width of the first layer (32 in the second)
     edge_sigma: float = EDGE_SIGMA  # the inputs: Canny edges after a blur of this many pixels (chapter 9)
+    loss: str = "l1+gan"  # the training objective, a key of OBJECTIVES
+
+    def __post_init__(self) -> None:
+        if self.loss not in OBJECTIVES:
+            raise ValueError(f"unknown pix2pix loss {self.loss!r}; choose one of: {'|'.join(OBJECTIVES)}")
 
 
 def _down(n_in: int, n_out: int, norm: bool = True) -> nn.Sequential:
