@@ -117,7 +117,7 @@ TRAJECTORY_RECIPE = Recipe(256, {"lr": 1e-3})
 
 # pix2pix (Isola et al., 2017), chapter 9: Adam with beta_1 = 0.5, the rate decayed over the second half, L1
 # weighted by lambda against the adversarial loss. The paper's lambda = 100 (images in [-1, 1], 200 epochs)
-# leaves the adversarial term with almost no effect in our ~1,000 steps; chapter 9 uses lambda = 10. Batches
+# leaves the adversarial term with almost no effect in our few hundred steps; chapter 9 uses lambda = 10. Batches
 # of 64 and a rate of 1e-3 (not 2e-4) fit a CPU budget.
 PIX2PIX_RECIPE = Recipe(64, {
     "lr": 1e-3, "betas": (0.5, 0.999), "decay_lr": True, "decay_start": 0.5,
