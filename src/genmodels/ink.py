@@ -7,7 +7,8 @@ factor, drawn afresh each time the digit is drawn:
 
 Given the digit's shape, the grain is pure chance: a pixel of grey level g has mean g (low + high) / 2 and
 standard deviation g (high - low) / sqrt(12) across draws (0.144 g for the default 0.5 to 1), and the
-background (g = 0) stays exactly 0. A generator can only match it with randomness that is not its style.
+background (g = 0) stays exactly 0. Only a source of randomness separate from the digit's code can redraw
+the grain of a given digit; a generator whose image is a function of its code alone ties one grain to each code.
 """
 
 from __future__ import annotations
