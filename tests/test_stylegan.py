@@ -195,3 +195,85 @@ def test_cli_trains_and_samples_the_stylegan(tmp_path, capsys):
     assert np.array_equal(np.load(again), samples)  # the seed fixes z and the noise
     assert main(["sample", str(ckpt), "-n", "5", "--label", "3", "--out", str(out)]) == 2
     assert "not conditional" in capsys.readouterr().err
+
+
+# ------------------------------------------------------------------- ink grain and the no-noise ablation
+def test_ink_grain_has_the_closed_form_mean_and_spread_and_leaves_the_background_blank():
+    from genmodels.ink import grain_std, ink_grain
+
+    grey = torch.tensor([0.0, 0.2, 0.6, 1.0]).reshape(1, 1, 1, 4).expand(20_000, 1, 1, 4)  # 4 grey levels
+    draws = ink_grain(grey, torch.Generator().manual_seed(0))
+    assert torch.equal(draws[..., 0], torch.zeros_like(draws[..., 0]))  # no ink, no grain
+    assert torch.allclose(draws.mean(dim=0).flatten(), 0.75 * grey[0].flatten(), atol=0.005)  # g (0.5 + 1) / 2
+    assert torch.allclose(draws.std(dim=0).flatten(), torch.as_tensor(grain_std(grey[0].flatten())), atol=0.004)
+    assert abs(grain_std(1.0) - 0.5 / 12**0.5) < 1e-12
+    assert draws.min() >= 0 and (draws <= grey).all() and (draws[..., 3] >= 0.5).all()  # factors in [0.5, 1]
+    # seeded: the same generator state gives the same grain; fresh draws differ; pixels are independent
+    assert torch.equal(ink_grain(grey[:5], torch.Generator().manual_seed(1)), ink_grain(grey[:5], torch.Generator().manual_seed(1)))
+    factors = draws[:, 0, 0, 3]  # grey level 1: the factor itself
+    neighbour = ink_grain(grey, torch.Generator().manual_seed(0))[:, 0, 0, 2] / 0.6
+    assert abs(torch.corrcoef(torch.stack([factors, neighbour]))[0, 1]) < 0.03
+    with pytest.raises(ValueError, match="need 0 <= low <= high <= 1"):
+        ink_grain(grey, low=0.8, high=0.5)
+    with pytest.raises(ValueError, match="float grey levels"):
+        ink_grain(torch.zeros(1, 1, 2, 2, dtype=torch.uint8))
+
+
+def test_grainy_batches_draw_fresh_grain_each_time(mnist):
+    from genmodels.data import infinite_minibatches
+    from genmodels.ink import grainy_batches
+
+    x = mnist.x_train[:8]
+    clean = infinite_minibatches(x, batch_size=8, rng=torch.Generator().manual_seed(0))
+    grainy = grainy_batches(infinite_minibatches(x, batch_size=8, rng=torch.Generator().manual_seed(0)),
+                            torch.Generator().manual_seed(1))
+    (clean_1,), (clean_2,) = next(clean), next(clean)
+    (first,), (second,) = next(grainy), next(grainy)
+    assert torch.equal(first > 0, clean_1 > 0) and torch.equal(second > 0, clean_2 > 0)  # the same digits
+    assert (first <= clean_1).all() and (first >= 0.5 * clean_1 - 1e-7).all()
+    assert not torch.equal(first / clean_1.clamp(min=1e-3), second / clean_2.clamp(min=1e-3))  # fresh grain
+
+
+def test_stroke_roughness_tells_grainy_ink_from_uniform_ink(mnist):
+    from genmodels.ink import ink_grain, stroke_roughness
+
+    page = torch.full((200, 1, 28, 28), 0.9)  # uniform ink everywhere: no grain
+    assert stroke_roughness(page).abs().max() < 1e-6
+    grainy = ink_grain(page, torch.Generator().manual_seed(0))
+    # reference: |u - median of u and 8 other independent u's| for u ~ U(0.45, 0.9), simulated directly
+    u = torch.rand(200_000, 9, generator=torch.Generator().manual_seed(1)) * 0.45 + 0.45
+    expected = (u[:, 0] - u.median(dim=1).values).abs().mean()
+    assert abs(stroke_roughness(grainy).mean() - expected) < 0.003, (stroke_roughness(grainy).mean(), expected)
+    # on real digits the grain raises the score well above the clean strokes' edges
+    clean, rough = stroke_roughness(mnist.x_test).mean(), stroke_roughness(ink_grain(mnist.x_test)).mean()
+    assert rough > clean + 0.03, (clean, rough)
+
+
+def test_a_generator_without_noise_inputs_ignores_the_noise():
+    torch.manual_seed(10)
+    config = StyleGANConfig(**{**SMALL.__dict__, "noise_inputs": False})
+    generator = StyleGenerator(config).eval()
+    assert all(layer.noise is None for layer in generator.layers)
+    with_noise = StyleGenerator(SMALL)
+    assert sum(p.numel() for p in with_noise.parameters()) - sum(p.numel() for p in generator.parameters()) == sum(
+        layer.noise.weight.numel() for layer in with_noise.layers)  # only the scales B are gone
+    z = torch.randn(3, SMALL.latent_dim)
+    gen = torch.Generator().manual_seed(0)
+    draws = [generator(z, make_noise(3, gen)) for _ in range(3)] + [generator(z)]  # given or fresh noise
+    assert all(torch.equal(draws[0], d) for d in draws[1:])
+    assert StyleGANConfig.from_dict(config.to_dict()) == config
+
+
+def test_spread_by_region_of_real_grain_matches_the_closed_form(mnist):
+    from genmodels.ink import grain_std, ink_grain, spread_by_region
+
+    x = mnist.x_test[:50]
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.stack([ink_grain(x, gen) for _ in range(200)])  # (200, 50, 1, 28, 28): fixed digits, fresh grain
+    inside, outside = spread_by_region(draws)
+    expected = grain_std(x[0.75 * x > 0.3]).mean().item()  # the mean over draws is 0.75 g
+    assert abs(inside - expected) < 0.01 * expected + 0.002, (inside, expected)
+    assert outside < 1e-3  # blank paper stays blank
+    assert spread_by_region(x.expand(3, -1, -1, -1, -1)) == (0.0, 0.0)  # no grain, no spread
+    with pytest.raises(ValueError, match="draws must have shape"):
+        spread_by_region(x)

@@ -51,7 +51,8 @@ class StyleGANConfig(Config):
 
     ``channels``: feature maps at 7x7, 14x14 and 28x28. ``mixing_prob``: during training, the share of
     generated images whose styles come from two z's with a random crossover layer (mixing regularization).
-    ``disc_channels``: width of the discriminator.
+    ``disc_channels``: width of the discriminator. ``noise_inputs``: False removes the noise injection from
+    every layer (the ablation of chapter 11): the image is then a function of z alone.
     """
 
     latent_dim: int = 32
@@ -60,6 +61,7 @@ class StyleGANConfig(Config):
     channels: tuple[int, int, int] = (32, 16, 8)
     mixing_prob: float = 0.5
     disc_channels: int = 32
+    noise_inputs: bool = True
 
     @property
     def num_layers(self) -> int:
@@ -137,11 +139,12 @@ class MappingNetwork(nn.Module):
 class _SynthesisLayer(nn.Module):
     """[upsample x2] [3x3 conv] -> + noise -> + bias, LeakyReLU(0.2) -> AdaIN(w): one of the six style layers."""
 
-    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, conv: bool, upsample: bool):
+    def __init__(self, in_channels: int, out_channels: int, w_dim: int, *, conv: bool, upsample: bool,
+                 noise: bool = True):
         super().__init__()
         self.upsample = upsample
         self.conv = nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False) if conv else None
-        self.noise = NoiseInjection(out_channels)
+        self.noise = NoiseInjection(out_channels) if noise else None  # None: no noise input (the ablation)
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.style = AdaIN(w_dim, out_channels)
 
@@ -150,7 +153,9 @@ class _SynthesisLayer(nn.Module):
             x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)  # (B, C, 2H, 2W)
         if self.conv is not None:
             x = self.conv(x)
-        x = F.leaky_relu(self.noise(x, noise) + self.bias[None, :, None, None], 0.2)
+        if self.noise is not None:
+            x = self.noise(x, noise)
+        x = F.leaky_relu(x + self.bias[None, :, None, None], 0.2)
         return self.style(x, w)
 
 
@@ -171,22 +176,24 @@ class StyleGenerator(nn.Module):
         super().__init__()
         self.config = c = config or StyleGANConfig()
         c7, c14, c28 = c.channels
+        n = c.noise_inputs
         self.mapping = MappingNetwork(c.latent_dim, c.w_dim, c.mapping_layers)
         self.const = nn.Parameter(torch.randn(1, c7, 7, 7))  # the learned constant input
         self.layers = nn.ModuleList([
-            _SynthesisLayer(c7, c7, c.w_dim, conv=False, upsample=False),  # 0: const + noise + style (7x7)
-            _SynthesisLayer(c7, c7, c.w_dim, conv=True, upsample=False),  # 1: 7x7
-            _SynthesisLayer(c7, c14, c.w_dim, conv=True, upsample=True),  # 2: 14x14
-            _SynthesisLayer(c14, c14, c.w_dim, conv=True, upsample=False),  # 3: 14x14
-            _SynthesisLayer(c14, c28, c.w_dim, conv=True, upsample=True),  # 4: 28x28
-            _SynthesisLayer(c28, c28, c.w_dim, conv=True, upsample=False),  # 5: 28x28
+            _SynthesisLayer(c7, c7, c.w_dim, conv=False, upsample=False, noise=n),  # 0: const + noise + style (7x7)
+            _SynthesisLayer(c7, c7, c.w_dim, conv=True, upsample=False, noise=n),  # 1: 7x7
+            _SynthesisLayer(c7, c14, c.w_dim, conv=True, upsample=True, noise=n),  # 2: 14x14
+            _SynthesisLayer(c14, c14, c.w_dim, conv=True, upsample=False, noise=n),  # 3: 14x14
+            _SynthesisLayer(c14, c28, c.w_dim, conv=True, upsample=True, noise=n),  # 4: 28x28
+            _SynthesisLayer(c28, c28, c.w_dim, conv=True, upsample=False, noise=n),  # 5: 28x28
         ])
         self.to_image = nn.Conv2d(c28, 1, 1)
 
     def synthesize(self, ws: torch.Tensor, noise: list[torch.Tensor] | None = None) -> torch.Tensor:
         """The synthesis network: one w per layer, ws (B, num_layers, w_dim) -> images (B, 1, 28, 28).
 
-        ``noise``: one tensor per layer (see :func:`make_noise`); None draws fresh noise.
+        ``noise``: one tensor per layer (see :func:`make_noise`); None draws fresh noise. Without noise inputs
+        (``config.noise_inputs=False``) it is accepted and ignored.
         """
         num_layers = len(self.layers)
         if ws.dim() != 3 or ws.shape[1] != num_layers:
