@@ -1,4 +1,4 @@
-"""Chapter 10: downsampling, bicubic upsampling, PSNR, SSIM, the SR generator, and the CLI's srgan."""
+"""Chapter 10: downsampling, bicubic upsampling, PSNR, SSIM, the SR generator, the feature loss, the CLI's srgan."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from genmodels.checkpoints import load_checkpoint
 from genmodels.cli import main
 from genmodels.data import infinite_minibatches
 from genmodels.imaging import block_shuffle, downsample, psnr, ssim, upsample_bicubic
-from genmodels.models import SRGAN, SRConfig, SRGenerator
+from genmodels.losses import feature_loss
+from genmodels.models import SRGAN, ClassifierConfig, DigitClassifier, SRConfig, SRGenerator
+from genmodels.models.superres import FeatureContentLoss, train_sr
 from genmodels.paired_training import train_paired
 from genmodels.registry import MODELS
 
@@ -118,6 +120,51 @@ def test_a_tiny_sr_network_beats_bicubic_on_held_out_digits(mnist):
     bicubic = psnr(upsample_bicubic(x_lr), x_test).mean().item()
     assert ours > bicubic + 1.0, (ours, bicubic)  # at least 1 dB better
 
+
+# ---------------------------------------------------------------------------- the feature (perceptual) loss
+def _feature_net() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return DigitClassifier(ClassifierConfig(channels=(4, 8))).conv[:4]  # conv-ReLU-pool-conv: (B, 8, 14, 14)
+
+
+def test_feature_loss_is_zero_for_identical_images_and_the_mean_squared_feature_difference(mnist):
+    phi, x = _feature_net(), mnist.x_test[:6]
+    content = FeatureContentLoss(phi)
+    assert content(x, x).item() == 0.0
+    x_hat = x.flip(0)
+    with torch.no_grad():
+        expected = (phi(x_hat) - phi(x)).pow(2).mean()
+    assert torch.allclose(content(x_hat, x), expected) and content(x_hat, x) > 0
+    with pytest.raises(ValueError, match="same shape"):
+        feature_loss(phi, x, x[:, :, :14])
+
+
+def test_feature_loss_trains_the_input_only_and_keeps_the_feature_network_frozen(mnist):
+    phi = _feature_net()
+    before = [p.detach().clone() for p in phi.parameters()]
+    content = FeatureContentLoss(phi)
+    content.train()  # asking for training mode must not switch phi out of eval mode
+    assert not phi.training and not any(p.requires_grad for p in phi.parameters())
+    x = mnist.x_test[:4]
+    x_hat = torch.rand_like(x).requires_grad_(True)
+    content(x_hat, x).backward()
+    assert x_hat.grad is not None and x_hat.grad.abs().sum() > 0
+    assert all(p.grad is None for p in phi.parameters())
+    # training an SR generator on it moves the generator and D, never phi
+    model = SRGAN(SRConfig(channels=8, num_blocks=1, d_channels=4))
+    g_before = [p.detach().clone() for p in model.generator.parameters()]
+    batches = infinite_minibatches(downsample(mnist.x_train[:64]), mnist.x_train[:64], batch_size=16,
+                                   rng=torch.Generator().manual_seed(0))
+    history = train_sr(model, batches, 3, content, adversarial_weight=1e-2, lr=1e-3, progress=False,
+                       log_every=1)
+    assert {"content", "loss_d", "loss_g"} <= set(history.values)
+    assert all(torch.equal(a, b) for a, b in zip(before, phi.parameters()))
+    assert any(not torch.equal(a, b) for a, b in zip(g_before, model.generator.parameters()))
+
+
+def test_a_feature_loss_on_an_identity_network_is_the_pixel_mse(mnist):
+    x, x_hat = mnist.x_test[:4], mnist.x_test[4:8]
+    assert torch.allclose(feature_loss(torch.nn.Identity(), x_hat, x), torch.nn.functional.mse_loss(x_hat, x))
 
 # --------------------------------------------------------------------------------------------- CLI
 def test_cli_trains_srgan_and_upscales_test_digits(tmp_path, capsys, mnist):

@@ -83,7 +83,8 @@ BUDGETS: dict[str, Budget] = {
     # chapters 9-10: applications (pix2pix, super-resolution)
     "ch09.pix2pix": Budget(full=500, quick=60, what="steps of each edges -> digit U-Net (L2, L1, L1 + GAN)"),
     "ch09.colour": Budget(full=500, quick=60, what="steps of each grey -> red-or-green digit U-Net (L2, L1, L1 + GAN)"),
-    "ch10.srgan": Budget(full=1000, quick=80, what="steps of each 7x7 -> 28x28 network (pixel loss alone, + GAN)"),
+    "ch10.srgan": Budget(full=800, quick=80, what="steps of each 7x7 -> 28x28 network (pixel, pixel + GAN, feature + GAN)"),
+    "ch10.feature_net": Budget(full=500, quick=100, what="steps of the small classifier whose features are the perceptual loss"),
     "cli.pix2pix": Budget(full=1500, quick=100),
     "cli.srgan": Budget(full=1500, quick=100),
     # chapter 12: diffusion and flow matching

@@ -33,6 +33,7 @@ __all__ = [
     "r1_penalty",
     "gradient_penalty",
     "PIXEL_LOSSES",
+    "feature_loss",
     "auxiliary_class_loss",
     "auxiliary_attribute_loss",
     "acgan_discriminator_loss",
@@ -216,6 +217,22 @@ PIXEL_LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = 
     "mse": F.mse_loss,  # mean (x_hat - x)^2: the SRResNet / "SRGAN-MSE" content loss of chapter 10
 }
 
+
+
+def feature_loss(
+    features: Callable[[torch.Tensor], torch.Tensor], x_hat: torch.Tensor, x: torch.Tensor
+) -> torch.Tensor:
+    r"""The perceptual (feature) content loss of SRGAN (chapter 10): mean (phi(x_hat) - phi(x))^2, a scalar.
+
+    ``features`` is phi, a fixed network's feature map (VGG in Ledig et al., 2017; a small digit classifier
+    here). The target's features are constants; gradients reach ``x_hat`` through phi. Freezing phi's own
+    weights is the caller's job (:class:`genmodels.models.superres.FeatureContentLoss` does it).
+    """
+    if x_hat.shape != x.shape:
+        raise ValueError(f"x_hat and x must have the same shape, got {tuple(x_hat.shape)} and {tuple(x.shape)}")
+    with torch.no_grad():
+        target = features(x)
+    return F.mse_loss(features(x_hat), target)
 
 # ------------------------------------------------------------------------ AC-GAN (chapter 8)
 def auxiliary_class_loss(class_logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
