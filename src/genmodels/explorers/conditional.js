@@ -12,16 +12,7 @@ function render({model, el}) {
   const axes = named ? model.get("axes") : dims.map((d) => `z_${d + 1}`);
   const [root, caption] = explorerBox("conditional", model.get("caption"));
 
-  const buttons = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
-                          {role: "group", "aria-label": "label y (number keys 0-9)"});
-  buttons.append("label y: ");
-  const labelButtons = Array.from({length: classes}, (_, k) => {
-    const b = element("button", {width: "2.2em", cursor: "pointer"}, {type: "button", "aria-pressed": "false"});
-    b.textContent = String(k);
-    b.addEventListener("click", () => chooseLabel(k));
-    buttons.append(b);
-    return b;
-  });
+  const [buttons, labelButtons] = labelRow(classes, (k) => chooseLabel(k));
   let resample = null;
   if (latentDim > 2 && model.get("resample")) {
     resample = element("button", {marginLeft: "12px", cursor: "pointer"}, {type: "button"});

@@ -8,16 +8,7 @@ function render({model, el}) {
   const times = model.get("times"), classes = 10, last = times.length - 1;
   const [root, caption] = explorerBox("diffusion", model.get("caption"));
 
-  const buttons = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
-                          {role: "group", "aria-label": "label y (number keys 0-9)"});
-  buttons.append("label y: ");
-  const labelButtons = Array.from({length: classes}, (_, k) => {
-    const b = element("button", {width: "2.2em", cursor: "pointer"}, {type: "button", "aria-pressed": "false"});
-    b.textContent = String(k);
-    b.addEventListener("click", () => restart(k, noise));
-    buttons.append(b);
-    return b;
-  });
+  const [buttons, labelButtons] = labelRow(classes, (k) => restart(k, noise));
   const resample = element("button", {marginLeft: "12px", cursor: "pointer"}, {type: "button"});
   resample.textContent = "new noise (R)";
   resample.addEventListener("click", () => restart(label, noise + 1));

@@ -115,6 +115,20 @@ function digitFigure(scale, what) {
   return [box, canvas, title];
 }
 
+function labelRow(classes, onPick) {  // "label y:" and buttons 0..classes-1 (aria-pressed); onPick(k) on a click
+  const row = element("div", {flexBasis: "100%", display: "flex", gap: "4px", alignItems: "center"},
+                      {role: "group", "aria-label": "label y (number keys 0-9)"});
+  row.append("label y: ");
+  const buttons = Array.from({length: classes}, (_, k) => {
+    const b = element("button", {width: "2.2em", cursor: "pointer"}, {type: "button", "aria-pressed": "false"});
+    b.textContent = String(k);
+    b.addEventListener("click", () => onPick(k));
+    row.append(b);
+    return b;
+  });
+  return [row, buttons];
+}
+
 function element(tag, style, attributes = {}) {
   const node = document.createElement(tag);
   Object.assign(node.style, style);
