@@ -26,6 +26,17 @@ def _run_onnx(onnx: bytes, **inputs: torch.Tensor) -> list[np.ndarray]:
     return session.run(None, {k: v.numpy() for k, v in inputs.items()})
 
 
+
+def _assets_sent(widget, monkeypatch) -> list:
+    """Jupyter: the buffers the widget sends when its front end asks for its assets (onnxruntime-web stubbed)."""
+    sent = []
+    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
+    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
+    widget._answer(widget, {"kind": "assets"}, [])
+    (content, buffers), = sent
+    assert content == {"kind": "assets"}
+    return buffers
+
 def test_decoder_export_matches_pytorch_on_random_codes(vae):
     onnx = explorers.export_onnx(explorers._PixelMeans(vae), torch.zeros(1, 2), ["z"], ["x"])
     z = torch.randn(64, 2, generator=torch.Generator().manual_seed(1)) * 3          # any batch size (dynamic axis)
@@ -73,12 +84,8 @@ def test_latent_plane_outside_a_book_writes_nothing_and_serves_the_kernel(vae, t
     monkeypatch.delenv("GENMODELS_BOOK_ROOT", raising=False)
     widget = latent_explorer(vae, torch.zeros(3, 2), torch.zeros(3))
     assert widget.decoder_file == "" and not any(tmp_path.iterdir())
-    sent = []
-    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    widget._answer(widget, {"kind": "assets"}, [])
-    (content, buffers), = sent
-    assert content == {"kind": "assets"} and buffers[2:] == [b"ort", b"wasm"]
+    buffers = _assets_sent(widget, monkeypatch)
+    assert buffers[2:] == [b"ort", b"wasm"]
     assert buffers[0] == widget._onnx["decoder"] and buffers[0][:1] == b"\x08"   # ONNX protobuf: ir_version first
 
 
@@ -208,11 +215,7 @@ def test_conditional_explorer_serves_the_kernel_and_rejects_bad_dims(monkeypatch
     gan = GAN(CGANConfig(latent_dim=8, channels=2)).eval()
     widget = cgan_explorer(gan.generator, torch.zeros(8))
     assert widget.decoder_file == "" and not any(tmp_path.iterdir())
-    sent = []
-    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])   # the one-network widgets' too
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append((content, buffers)))
-    widget._answer(widget, {"kind": "assets"}, [])
-    (content, buffers), = sent
+    buffers = _assets_sent(widget, monkeypatch)                    # the one-network widgets' too
     assert buffers[1:] == [b"ort", b"wasm"] and buffers[0][:1] == b"\x08"
     with pytest.raises(ValueError, match="two different coordinates"):
         cgan_explorer(gan.generator, torch.zeros(8), dims=(2, 2))
@@ -245,11 +248,7 @@ def test_ddim_step_export_runs_the_guided_clipped_process_as_ddim_sample_does(tm
         assert np.abs(x - expected.reshape(1, 784).numpy()).max() <= 1e-4 and np.abs(x0).max() <= 1.0
         x = torch.from_numpy(x)
     assert np.abs(check["guesses"][-1] - x0[0]).max() <= 1e-4 and "number keys" in widget.caption
-    sent = []                                                       # Jupyter: the network and the runtime
-    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
-    widget._answer(widget, {"kind": "assets"}, [])
-    assert sent == [[onnx, b"ort", b"wasm"]]
+    assert _assets_sent(widget, monkeypatch) == [onnx, b"ort", b"wasm"]   # Jupyter: the network and the runtime
     with pytest.raises(ValueError, match="784 numbers"):
         explorers.diffusion_steps(denoiser, schedule, torch.zeros(10))
 
@@ -291,10 +290,6 @@ def test_style_mixer_export_matches_synthesize_on_random_codes_masks_and_noise(t
     rows = {k: torch.tensor(check[k])[[c[i] for c in check["cases"]]] for i, k in enumerate(("z_a", "z_b"))}
     (x,) = _run_onnx(onnx, **{k: torch.tensor(check[k]) for k in ("from_b", "noise") if k in names}, **rows)
     assert np.abs(x - np.array(check["pixels"])).max() <= 1e-5
-    sent = []                                                       # Jupyter: the network and the runtime
-    monkeypatch.setattr(explorers, "_runtime_buffers", lambda: [b"ort", b"wasm"])
-    monkeypatch.setattr(widget, "send", lambda content, buffers=None: sent.append(buffers))
-    widget._answer(widget, {"kind": "assets"}, [])
-    assert sent == [[onnx, b"ort", b"wasm"]]
+    assert _assets_sent(widget, monkeypatch) == [onnx, b"ort", b"wasm"]   # Jupyter: the network and the runtime
     with pytest.raises(ValueError, match="one \\(1, 1, r, r\\) image per layer"):
         style_mixing_explorer(G, z_a, z_b, make_noise(1)[:5])
