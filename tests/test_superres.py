@@ -14,7 +14,8 @@ from genmodels.data import infinite_minibatches
 from genmodels.imaging import block_shuffle, downsample, psnr, ssim, upsample_bicubic
 from genmodels.losses import feature_loss
 from genmodels.models import SRGAN, ClassifierConfig, DigitClassifier, SRConfig, SRGenerator
-from genmodels.models.superres import FeatureContentLoss, train_sr
+from genmodels.models.superres import FeatureContentLoss
+from genmodels.paired_training import train_sr
 from genmodels.paired_training import train_paired
 from genmodels.registry import MODELS
 

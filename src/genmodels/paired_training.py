@@ -19,7 +19,7 @@ from .gan_training import frozen
 from .losses import PIXEL_LOSSES, discriminator_loss, generator_loss
 from .training import History, train_players
 
-__all__ = ["paired_discriminator_step", "paired_generator_step", "make_paired_step", "train_paired"]
+__all__ = ["paired_discriminator_step", "paired_generator_step", "make_paired_step", "train_paired", "train_sr"]
 
 
 def paired_discriminator_step(
@@ -147,6 +147,56 @@ def train_paired(
 
     def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer | None) -> Callable:
         return make_paired_step(generator, discriminator, optimizer_g, optimizer_d, batches, **step_kwargs)
+
+    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr, lr_d=lr, betas=betas,
+                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)
+
+
+def train_sr(
+    model: nn.Module,
+    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
+    num_steps: int,
+    content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    *,
+    adversarial_weight: float = 1e-2,
+    kind: str = "non-saturating",
+    lr: float = 2e-4,
+    betas: tuple[float, float] = (0.5, 0.999),
+    decay_lr: bool = False,
+    decay_start: float = 0.5,
+    **loop_kwargs,
+) -> History:
+    r"""Chapter 10's super-resolution GAN (``genmodels.models.SRGAN``, or anything with ``generator`` and
+    ``discriminator``) trained with chapter 9's paired step and any content loss: L_G = content(G(x_lr), x) + w_adv * (-log D(G(x_lr))).
+
+    D sees high-resolution images alone (``conditional=False``) and is updated first, as in
+    :func:`genmodels.paired_training.make_paired_step`; ``adversarial_weight=0`` trains G alone. Returns the
+    history (``content``, and ``loss_d``, ``d_real``, ``d_fake``, ``loss_g`` with a discriminator).
+    """
+    generator = model.generator
+    discriminator = model.discriminator if adversarial_weight > 0 else None
+
+    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer | None) -> Callable:
+        def step(i: int) -> dict[str, torch.Tensor]:
+            x_lr, x = next(batches)
+            logged = {}
+            if discriminator is not None:  # (1) Update D: maximize log D(x) + log(1 - D(G(x_lr)))
+                logged |= paired_discriminator_step(generator, discriminator, optimizer_d, x_lr, x, kind=kind,
+                                                    conditional=False)
+            # (2) Update G: minimize content(G(x_lr), x) + w_adv * (-log D(G(x_lr))); D frozen
+            x_hat = generator(x_lr)
+            content = content_loss(x_hat, x)
+            loss, logged["content"] = content, content.detach()
+            if discriminator is not None:
+                with frozen(discriminator):
+                    adversarial = generator_loss(discriminator(x_hat), kind).mean()
+                loss, logged["loss_g"] = loss + adversarial_weight * adversarial, adversarial.detach()
+            optimizer_g.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer_g.step()
+            return logged
+
+        return step
 
     return train_players(generator, discriminator, make_step, num_steps, lr_g=lr, lr_d=lr, betas=betas,
                          decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)

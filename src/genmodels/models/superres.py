@@ -4,25 +4,23 @@ The generator works at the low resolution with residual blocks, then doubles the
 sub-pixel convolutions (Shi et al., 2016: a convolution to 4 C channels, rearranged into a 2x larger image of
 C channels by ``nn.PixelShuffle``). Trained on a pixel loss alone it is "SRResNet"; with an added adversarial
 loss against chapter 4's DCGAN discriminator it is an SRGAN. Training uses chapter 9's paired step;
-:func:`train_sr` is the same step with any content loss, e.g. SRGAN's feature loss
+:func:`genmodels.paired_training.train_sr` is the same step with any content loss, e.g. SRGAN's feature loss
 (:class:`FeatureContentLoss`, a frozen classifier's feature map in place of VGG's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
-from ..losses import feature_loss, generator_loss
-from ..training import History
+from ..losses import feature_loss
 from .config import Config
 from .gan import DCDiscriminator, DCGANConfig
 
-__all__ = ["SRConfig", "ResidualBlock", "SRGenerator", "SRGAN", "FeatureContentLoss", "train_sr"]
+__all__ = ["SRConfig", "ResidualBlock", "SRGenerator", "SRGAN", "FeatureContentLoss"]
 
 
 @dataclass
@@ -120,56 +118,3 @@ class FeatureContentLoss(nn.Module):
 
     def forward(self, x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return feature_loss(self.features, x_hat, x)
-
-
-def train_sr(
-    model: SRGAN,
-    batches: Iterator[tuple[torch.Tensor, torch.Tensor]],
-    num_steps: int,
-    content_loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    *,
-    adversarial_weight: float = 1e-2,
-    kind: str = "non-saturating",
-    lr: float = 2e-4,
-    betas: tuple[float, float] = (0.5, 0.999),
-    decay_lr: bool = False,
-    decay_start: float = 0.5,
-    **loop_kwargs,
-) -> History:
-    r"""Chapter 9's paired step with any content loss: L_G = content(G(x_lr), x) + w_adv * (-log D(G(x_lr))).
-
-    D sees high-resolution images alone (``conditional=False``) and is updated first, as in
-    :func:`genmodels.paired_training.make_paired_step`; ``adversarial_weight=0`` trains G alone. Returns the
-    history (``content``, and ``loss_d``, ``d_real``, ``d_fake``, ``loss_g`` with a discriminator).
-    """
-    from ..gan_training import frozen  # the training modules import the models: imported here, not at the top
-    from ..paired_training import paired_discriminator_step
-    from ..training import train_players
-
-    generator = model.generator
-    discriminator = model.discriminator if adversarial_weight > 0 else None
-
-    def make_step(optimizer_g: torch.optim.Optimizer, optimizer_d: torch.optim.Optimizer | None) -> Callable:
-        def step(i: int) -> dict[str, torch.Tensor]:
-            x_lr, x = next(batches)
-            logged = {}
-            if discriminator is not None:  # (1) Update D: maximize log D(x) + log(1 - D(G(x_lr)))
-                logged |= paired_discriminator_step(generator, discriminator, optimizer_d, x_lr, x, kind=kind,
-                                                    conditional=False)
-            # (2) Update G: minimize content(G(x_lr), x) + w_adv * (-log D(G(x_lr))); D frozen
-            x_hat = generator(x_lr)
-            content = content_loss(x_hat, x)
-            loss, logged["content"] = content, content.detach()
-            if discriminator is not None:
-                with frozen(discriminator):
-                    adversarial = generator_loss(discriminator(x_hat), kind).mean()
-                loss, logged["loss_g"] = loss + adversarial_weight * adversarial, adversarial.detach()
-            optimizer_g.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer_g.step()
-            return logged
-
-        return step
-
-    return train_players(generator, discriminator, make_step, num_steps, lr_g=lr, lr_d=lr, betas=betas,
-                         decay_lr=decay_lr, decay_start=decay_start, **loop_kwargs)
