@@ -6,7 +6,7 @@ whether every cell ran (a failed assert is a failure), the wall time, and the fi
 notebooks are saved with their pictures removed (text outputs, errors and cell timings kept).
 
     python benchmarks/run_chapters.py                          # every chapter, quick and full budgets
-    python benchmarks/run_chapters.py --modes full --jobs 12 --deadline 600 --out /tmp/chapters
+    python benchmarks/run_chapters.py --modes full --jobs 12 --deadline 600 --out chapter-runs/full
     python benchmarks/run_chapters.py --only 03 12             # chapters whose file names start so
 
 Each budget gets its own fresh checkpoint cache (shared by its chapters, as in the book build), so nothing is
