@@ -16,7 +16,7 @@ from torch import nn
 from .attributes import AttributeScaler, measure_attributes
 from .budget import steps as budget_steps
 from .colour_digits import load_colour_digits, to_grey
-from .data import IMAGE_DATA, infinite_minibatches, load_mnist, sample_toy, toy_distribution
+from .data import IMAGE_DATA, load_mnist, sample_toy, toy_distribution
 from .gan_training import train_acgan, train_gan
 from .imaging import downsample, edge_map
 from .losses import cvae_loss, vae_loss
@@ -26,11 +26,12 @@ from .models import (
     TrajectoryCVAE, TrajectoryCVAEConfig, VAEConfig, trajectory_cvae_loss,
 )
 from .diffusion_training import Diffusion, DiffusionConfig, diffusion_config, sample_diffusion, train_diffusion
+from .models.config import Config
 from .models.pix2pix import OBJECTIVES
 from .paired_training import train_paired
 from .recipes import (
     BEST_TOY_METHOD, DCGAN_DIGITS, DCGAN_RECIPE, IMAGE_RECIPE, PIX2PIX_RECIPE, SRGAN_RECIPE, STYLEGAN_RECIPE,
-    TRAJECTORY_RECIPE, VAE_RECIPE, Recipe, mode_spacing, toy_recipe,
+    TRAJECTORY_RECIPE, VAE_RECIPE, Recipe, toy_recipe,
 )
 from .trajectories import sample_junction
 from .training import History, fit

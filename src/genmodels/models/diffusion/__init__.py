@@ -18,9 +18,9 @@ Gaussian data) and :mod:`.samplers` (DDPM, DDIM, Euler / flow, guidance). Import
 """
 
 from .losses import ddpm_elbo_weight, ddpm_loss, flow_matching_loss, gaussian_kl, gaussian_optimal_eps
-from .networks import DigitDenoiser, DigitDenoiserConfig, ToyDenoiser, ToyDenoiserConfig, timestep_embedding
-from .samplers import ddim_sample, ddpm_sample, flow_sample, flow_times, guided
-from .schedule import Denoiser, NoiseSchedule
+from .networks import DigitDenoiser, DigitDenoiserConfig, ToyDenoiser, ToyDenoiserConfig
+from .samplers import ddim_sample, ddpm_sample, flow_sample, guided
+from .schedule import NoiseSchedule
 
 __all__ = [
     "NoiseSchedule", "ToyDenoiserConfig", "ToyDenoiser", "DigitDenoiserConfig", "DigitDenoiser",
