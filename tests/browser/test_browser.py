@@ -274,6 +274,21 @@ MAX_PIXEL_ERROR = 1e-4       # the page's picture against PyTorch's, per pixel (
 MAX_MEDIAN_MS = 16.0         # one decode plus draw: 60 frames per second while dragging
 
 
+def _slide(page) -> str:
+    """Which slide the deck shows ('' outside the slides): a key meant for an explorer must not change it."""
+    return page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+
+
+def _arrow_right_moves_z1(page, root, where: str, lim: float, slide: str) -> None:
+    """ArrowRight on the focused plane moves the point by 4% of the range along z_1 only, redraws, keeps the slide."""
+    before, start = root.evaluate("(el) => el.explorer.picture()"), root.evaluate("(el) => el.explorer.point()")
+    page.keyboard.press("ArrowRight")
+    _wait_for_change(root, before, f"{where}: ArrowRight")
+    moved = root.evaluate("(el) => el.explorer.point()")
+    assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
+    assert _slide(page) == slide, f"{where}: the arrow key also changed the slide"
+
+
 def _wait_for_change(root, before: str, what: str) -> None:
     deadline = time.monotonic() + 10
     while root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.picture(); }") == before:
@@ -304,15 +319,9 @@ def _check_live_explorer(page, root, where: str) -> dict:
     lim = root.evaluate("(el) => el.explorer.lim")
     caption, label = root.locator("p").first.inner_text(), plane.get_attribute("aria-label")
     assert "arrow keys" in caption and label, f"{where}: no text alternative ({caption!r}, {label!r})"
-    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
-    before, start = root.evaluate("(el) => el.explorer.picture()"), root.evaluate("(el) => el.explorer.point()")
+    slide = _slide(page)
     plane.focus()
-    page.keyboard.press("ArrowRight")
-    _wait_for_change(root, before, f"{where}: ArrowRight")
-    moved = root.evaluate("(el) => el.explorer.point()")
-    assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
-    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
-        f"{where}: the arrow key also changed the slide"
+    _arrow_right_moves_z1(page, root, where, lim, slide)
     assert "z = (" in root.inner_text(), f"{where}: the point is not read out as text"
     assert "Path mode" in caption, f"{where}: the text alternative does not explain path mode"
 
@@ -393,7 +402,7 @@ def _check_path_mode(page, root, where: str, check: dict, slide: str) -> dict:
     assert moved[0] == ends[0] and abs(moved[1][0] - ends[1][0] + 0.04 * lim) < 1e-6, f"{where}: {ends} -> {moved}"
     assert pictures_after[-1] != pictures[-1] and pictures_after[0] == pictures[0], \
         f"{where}: moving end B did not change the last frame alone at the end"
-    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+    assert _slide(page) == slide, \
         f"{where}: a path-mode key also changed the slide"
     times = root.evaluate("(el) => el.explorer.timeDecodeDraw(50)")
     median = _median(times)
@@ -426,7 +435,7 @@ def _check_conditional(page, root, where: str, error: float) -> dict:
     pad, lim = root.locator("canvas[role=slider]"), root.evaluate("(el) => el.explorer.lim")
     caption, label = root.locator("p").first.inner_text(), pad.get_attribute("aria-label")
     assert "arrow keys" in caption and "number keys" in caption and label, f"{where}: no text alternative"
-    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    slide = _slide(page)
     row = root.evaluate("async (el) => { await el.explorer.settled(); return el.explorer.row(); }")
     assert len(set(row)) == 10, f"{where}: the ten labels do not give ten different pictures"
     before, start = root.evaluate("(el) => el.explorer.picture()"), root.evaluate("(el) => el.explorer.point()")
@@ -435,13 +444,8 @@ def _check_conditional(page, root, where: str, error: float) -> dict:
     assert root.evaluate("(el) => el.explorer.label()") == 7, f"{where}: the 7 key did not choose label 7"
     _wait_for_change(root, before, f"{where}: the 7 key")
     assert root.evaluate("(el) => el.explorer.row()") == row, f"{where}: a label changed the row's style"
-    before = root.evaluate("(el) => el.explorer.picture()")
-    page.keyboard.press("ArrowRight")
-    _wait_for_change(root, before, f"{where}: ArrowRight")
-    moved = root.evaluate("(el) => el.explorer.point()")
-    assert abs(moved[0] - start[0] - 0.04 * lim) < 1e-6 and moved[1] == start[1], f"{where}: {start} -> {moved}"
-    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
-        f"{where}: a key also changed the slide"
+    assert root.evaluate("(el) => el.explorer.point()") == start, f"{where}: the 7 key moved the point"
+    _arrow_right_moves_z1(page, root, where, lim, slide)
     axes = root.evaluate("(el) => el.explorer.axes()")   # z_i, z_j, or the named attributes (chapter 8)
     assert "label y = 7" in root.inner_text() and all(f"{a} = " in root.inner_text() for a in axes), \
         f"{where}: no text read-out of the label and {axes}"
@@ -480,7 +484,7 @@ def _check_diffusion(page, root, where: str) -> dict:
         f"{where}: the page's DDIM process differs from PyTorch's by {error:.2e} (pixels)"
     caption = root.locator("p").first.inner_text()
     assert "arrow keys" in caption and "number keys" in caption, f"{where}: no text alternative"
-    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    slide = _slide(page)
     slider, steps = root.locator("input[type=range]"), len(check["times"]) - 1
     root.evaluate("(el) => el.explorer.settled()")
     before = root.evaluate("(el) => el.explorer.picture()")
@@ -499,7 +503,7 @@ def _check_diffusion(page, root, where: str) -> dict:
     root.locator("button", has_text="new noise").click()
     _wait_for_change(root, before, f"{where}: new noise")
     assert root.evaluate("(el) => el.explorer.noise()") == 1, f"{where}: new noise did not resample"
-    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+    assert _slide(page) == slide, \
         f"{where}: a key also changed the slide"
     times = root.evaluate("(el) => el.explorer.timeProcess(6)")
     per_step = _median(times) / steps
@@ -526,7 +530,7 @@ def _check_style(page, root, where: str) -> dict:
         f"{where}: the page's style mixing differs from PyTorch's by {error:.2e}"
     caption = root.locator("p").first.inner_text()
     assert "arrow keys" in caption and "R key" in caption, f"{where}: no text alternative"
-    slide = page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''")
+    slide = _slide(page)
     state = lambda: root.evaluate("(el) => el.explorer.state()")  # noqa: E731
     root.evaluate("(el) => el.explorer.settled()")
     start, before = state(), root.evaluate("(el) => el.explorer.picture()")
@@ -546,7 +550,7 @@ def _check_style(page, root, where: str) -> dict:
     root.locator("button", has_text="resample noise").click()
     _wait_for_change(root, before, f"{where}: resample noise")
     assert state()["noise"] == 2 and "noise #2" in root.inner_text(), f"{where}: noise not resampled: {state()}"
-    assert page.evaluate("() => window.Reveal ? JSON.stringify(Reveal.getIndices()) : ''") == slide, \
+    assert _slide(page) == slide, \
         f"{where}: a key also changed the slide"
     times = root.evaluate("(el) => el.explorer.timeDecodeDraw(100)")
     median = _median(times)

@@ -197,17 +197,8 @@ function render({model, el}) {
     label: () => label,
     noise: () => noise,
     settled: async () => { while (busy) await new Promise((r) => setTimeout(r, 5)); },
-    timeDecodeDraw: async (repeats) => {
-      const times = [];
-      for (let i = 0; i < repeats; i++) {
-        const p = [Math.cos(i) * lim * 0.8, Math.sin(1.7 * i) * lim * 0.8];
-        const start = performance.now();
-        await show(p);
-        times.push(performance.now() - start);
-      }
-      await show(point);
-      return times;
-    },
+    timeDecodeDraw: (repeats) => timeCalls(repeats, (i) => show([Math.cos(i) * lim * 0.8, Math.sin(1.7 * i) * lim * 0.8]),
+                                           () => show(point)),
   };
   return () => root.remove();
 }

@@ -123,15 +123,7 @@ function render({model, el}) {
     label: () => label,
     noise: () => noise,
     settled: async () => { while (busy) { const b = busy; await b; if (b === busy) break; } },
-    timeProcess: async (repeats) => {
-      const times = [];
-      for (let i = 0; i < repeats; i++) {
-        const start = performance.now();
-        await run(xT(i + 1), i % classes);
-        times.push(performance.now() - start);
-      }
-      return times;
-    },
+    timeProcess: (repeats) => timeCalls(repeats, (i) => run(xT(i + 1), i % classes)),
   };
   return () => root.remove();
 }

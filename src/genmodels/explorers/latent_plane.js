@@ -434,17 +434,8 @@ function render({model, el}) {
     endDigits: () => endDigits.slice(),
     frames: () => (pathMode && pathPixels ? Array.from(pathPixels) : null),
     framePictures: () => frameContexts.map((c) => Array.from(c.getImageData(0, 0, 28, 28).data).join(",")),
-    timeDecodeDraw: async (repeats) => {
-      const times = [];
-      for (let i = 0; i < repeats; i++) {
-        const point = [Math.cos(i) * lim * 0.8, Math.sin(1.7 * i) * lim * 0.8];
-        const start = performance.now();
-        await show(point);
-        times.push(performance.now() - start);
-      }
-      await show(z);
-      return times;
-    },
+    timeDecodeDraw: (repeats) => timeCalls(repeats, (i) => show([Math.cos(i) * lim * 0.8, Math.sin(1.7 * i) * lim * 0.8]),
+                                           () => show(z)),
   };
   return () => root.remove();
 }

@@ -156,3 +156,14 @@ function normals(seed, count) {  // "noise #seed": a seeded N(0, 1) draw (mulber
   };
   return Array.from({length: count}, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
 }
+
+async function timeCalls(repeats, call, restore = async () => {}) {  // for the browser test: ms of each awaited call(i)
+  const times = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    await call(i);
+    times.push(performance.now() - start);
+  }
+  await restore();
+  return times;
+}

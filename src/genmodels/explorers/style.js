@@ -123,17 +123,8 @@ function render({model, el}) {
     picture: () => contexts.map((c) => Array.from(c.getImageData(0, 0, 28, 28).data).join(",")).join(";"),
     state: () => ({a, b, crossover, noise}),
     settled: async () => { while (busy) { const s = busy; await s; if (s === busy) break; } },
-    timeDecodeDraw: async (repeats) => {
-      const times = [];
-      for (let i = 0; i < repeats; i++) {
-        const start = performance.now();
-        pixels = await current(i % 2 ? noise : noise + 1);
-        draw();
-        times.push(performance.now() - start);
-      }
-      await update({});
-      return times;
-    },
+    timeDecodeDraw: (repeats) => timeCalls(repeats, async (i) => { pixels = await current(i % 2 ? noise : noise + 1); draw(); },
+                                           () => update({})),
   };
   return () => root.remove();
 }
