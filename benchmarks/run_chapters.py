@@ -2,7 +2,9 @@
 
 The book build runs the chapters too, but it needs the whole Jupyter Book stack; this needs only nbclient and
 ipykernel, so it runs on a bare GPU machine. It reports, per chapter and budget, the device the chapter chose,
-whether every cell ran (a failed assert is a failure), the wall time, and the first error; the executed
+whether every cell ran (a failed assert is a failure), the wall time, the CPU-seconds of the kernel and the
+trainers it forked (``cpu_s``: what the course budgets; a busy machine stretches the wall time far more), and the
+first error; the executed
 notebooks are saved with their pictures removed (text outputs, errors and cell timings kept).
 
     python benchmarks/run_chapters.py                          # every chapter, quick and full budgets
@@ -18,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -31,6 +34,12 @@ CHAPTERS = ROOT / "chapters"
 ORDER = ["12", "03", "09", "04", "05", "11", "06", "08", "10", "07", "02", "01"]
 
 
+def _children_cpu() -> float:
+    """User + system CPU-seconds of this process's finished children (the kernel and what it forked)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_one(notebook: Path, mode: str, out: Path, cell_timeout: int) -> None:
     """Execute one notebook (in this process's kernel) and write <out>/<mode>/<name>.{ipynb,json}."""
     import nbformat
@@ -40,7 +49,7 @@ def run_one(notebook: Path, mode: str, out: Path, cell_timeout: int) -> None:
     nb = nbformat.read(notebook, as_version=4)
     client = NotebookClient(nb, timeout=cell_timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(notebook.parent)}})
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), _children_cpu()
     result = {"chapter": notebook.stem, "mode": mode, "ok": True, "error": None}
     try:
         client.execute()
@@ -49,6 +58,7 @@ def run_one(notebook: Path, mode: str, out: Path, cell_timeout: int) -> None:
     except Exception as error:  # a kernel that died, a timeout: report it, do not hide it
         result.update(ok=False, error=f"{type(error).__name__}: {error}"[-3000:])
     result["wall_s"] = round(time.perf_counter() - start, 1)
+    result["cpu_s"] = round(_children_cpu() - cpu_start, 1)   # the kernel has exited: its CPU time is counted
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
@@ -118,9 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(1)
 
     results = [json.loads(f.read_text()) for f in sorted(args.out.glob("*/*.json"))]
-    print(f"\n{'budget':6s} {'chapter':40s} {'device':7s} {'wall s':>7s}  result")
+    print(f"\n{'budget':6s} {'chapter':40s} {'device':7s} {'wall s':>7s} {'CPU s':>7s}  result")
     for r in results:
-        print(f"{r['mode']:6s} {r['chapter']:40s} {r.get('device', '?'):7s} {r['wall_s']:7.0f}  "
+        cpu = f"{r['cpu_s']:7.0f}" if r.get("cpu_s") is not None else f"{'?':>7s}"
+        print(f"{r['mode']:6s} {r['chapter']:40s} {r.get('device', '?'):7s} {r['wall_s']:7.0f} {cpu}  "
               f"{'ok' if r['ok'] else 'FAILED'}")
     for r in results:
         if not r["ok"]:
