@@ -18,6 +18,10 @@ os.environ.setdefault("GENMODELS_QUICK", "1")
 # pytest-xdist runs two workers (pyproject addopts): one CPU thread each, for the tests and for the notebook
 # kernels they start, or the two workers' thread pools fight over the cores and everything slows down.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# ... and for the same reason a chapter kernel under several workers trains its models in order, without forking
+# trainers of its own (genmodels.prefetch); a single process (`-n 0`) lets it use the cores.
+if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+    os.environ.setdefault("GENMODELS_TRAIN_PROCESSES", "1")
 if not os.environ.get("GENMODELS_CACHE_DIR"):
     _cache_dir = tempfile.mkdtemp(prefix="genmodels-test-cache-")
     os.environ["GENMODELS_CACHE_DIR"] = _cache_dir

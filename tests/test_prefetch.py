@@ -30,12 +30,22 @@ def test_calls_run_in_other_processes(full_budget, tmp_path):
     assert os.getpid() not in pids and len(pids) == 3   # a fresh worker for every call
 
 
-@pytest.mark.parametrize("change", [{"GENMODELS_QUICK": "1"}, {"GENMODELS_TRAIN_PROCESSES": "1"}])
-def test_nothing_runs_under_the_quick_budget_or_one_process(full_budget, monkeypatch, tmp_path, change):
-    for name, value in change.items():
-        monkeypatch.setenv(name, value)
+def test_nothing_runs_with_one_process(full_budget, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENMODELS_TRAIN_PROCESSES", "1")
     files = [tmp_path / "a.txt", tmp_path / "b.txt"]
     assert prefetch(*map(_write_pid, files)) == 0 and not any(f.exists() for f in files)
+
+
+def test_the_quick_budget_prefetches_too(full_budget, monkeypatch, tmp_path):
+    monkeypatch.setenv("GENMODELS_QUICK", "1")
+    files = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    assert prefetch(*map(_write_pid, files)) == 2 and all(f.exists() for f in files)
+
+
+def test_several_test_workers_turn_it_off():
+    # tests/conftest.py: under pytest-xdist with two workers the chapter kernels must not fork trainers of their own
+    if int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) > 1:
+        assert os.environ.get("GENMODELS_TRAIN_PROCESSES") == "1"
 
 
 def test_nothing_runs_on_a_gpu_or_for_one_call(full_budget):

@@ -7,10 +7,10 @@ each on one thread; each call stores its model in the checkpoint cache
 (:func:`genmodels.checkpoints.cached_model`), and when the chapter then makes the same calls, in order, they
 load. Nothing changes in what is trained or how: only where and when.
 
-It does nothing (the chapter's calls then train in order, as before) under the quick budget (starting workers
-would cost more than it saves), on a GPU (one process already feeds it), on one core, where ``fork`` is not
-available, or when ``GENMODELS_TRAIN_PROCESSES=1`` (the parallel book build sets it: its chapters already fill
-the cores).
+It does nothing (the chapter's calls then train in order, as before) on a GPU (one process already feeds it), on
+one core, where ``fork`` is not available, or when ``GENMODELS_TRAIN_PROCESSES=1``: the parallel book build and
+the test run under pytest-xdist set it (their chapters already fill the cores). Under the quick budget it works
+as under the full one: a fork costs milliseconds, a quick training seconds.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 import torch
 
-from .budget import is_quick
 from .errors import GenmodelsError
 
 __all__ = ["prefetch", "prefetch_processes"]
@@ -42,7 +41,7 @@ def prefetch_processes(num_calls: int, device: torch.device | str = "cpu") -> in
             raise GenmodelsError(f"GENMODELS_TRAIN_PROCESSES must be a positive integer, got {requested!r}")
     else:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if (is_quick() or torch.device(device).type != "cpu" or cores < 2 or num_calls < 2
+    if (torch.device(device).type != "cpu" or cores < 2 or num_calls < 2
             or "fork" not in multiprocessing.get_all_start_methods()):
         return 0
     return min(cores, num_calls)
