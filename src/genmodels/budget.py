@@ -75,7 +75,7 @@ BUDGETS: dict[str, Budget] = {
     "ch07.sigma_sweep": Budget(full=3000, quick=300, what="steps of each CVAE of the sigma sweep (full: as ch07.cvae)"),
     "cli.trajcvae": Budget(full=3000, quick=300),
     # chapters 8 and 11: applications (attribute-conditioned GAN, style-based generator)
-    "ch08.acgan": Budget(full=2500, quick=200, what="steps of the attribute-conditioned GAN (AC-GAN) on MNIST"),
+    "ch08.acgan": Budget(full=2500, quick=150, what="steps of the attribute-conditioned GAN (AC-GAN) on MNIST"),
     "ch08.invert": Budget(full=300, quick=100, what="Adam steps inverting real test digits into the AC-GAN's z"),
     "ch11.stylegan": Budget(full=1000, quick=150, what="steps of each style-based generator (with and without noise inputs) on ink-grain digits"),
     "cli.acgan": Budget(full=2500, quick=100),
