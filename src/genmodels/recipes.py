@@ -97,7 +97,7 @@ IMAGE_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3,
 # constant rates, batch norm in both networks (`DCGAN_DIGITS`, the chapter's and the CLI's networks).
 # Differences, stated in chapter 4: batches of 64 (paper: 128), two layers per network (paper: four, for 64 x 64
 # images), a sigmoid output for pixels in [0, 1] (paper: tanh for [-1, 1]), PyTorch's default initialization;
-# against mode dropping (the paper's recipe drops the 1s and 6s here, 2.95 bits of label entropy), an R1 penalty
+# against mode dropping (the paper's recipe all but drops the 1s here: 0.1% of samples, 2.95 bits), an R1 penalty
 # on real digits (gamma = 0.1, Mescheder et al., 2018) and rates of 3e-4 (paper: 2e-4): 66.8% of samples read
 # with p >= 0.9 and 3.20 bits at 2,700 steps (issue 13; benchmarks/bench_dcgan_trials.py).
 DCGAN_RECIPE = Recipe(64, {"kind": "non-saturating", "lr_g": 3e-4, "lr_d": 3e-4, "betas": (0.5, 0.999),
