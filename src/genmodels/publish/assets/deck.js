@@ -106,6 +106,9 @@
 
   require({waitSeconds: 60}, [prefix + "/dist/reveal.js", prefix + "/plugin/notes/notes.js"], function (Reveal, RevealNotes) {
     window.Reveal = Reveal;  // for the console, the browser test and the PDF step
+    // reveal.js lays the print view out asynchronously (after the page's load event) and says so with "pdf-ready",
+    // which can come after "ready": the PDF step must wait for both, or it prints the unpaginated deck
+    var printed = print ? new Promise(function (resolve) { Reveal.on("pdf-ready", resolve); }) : Promise.resolve();
     Reveal.initialize({
       controls: true, progress: true, hash: true, slideNumber: "c/t", showSlideNumber: "all",
       center: false, width: WIDTH, height: HEIGHT, margin: 0.04, transition: "slide",
@@ -117,7 +120,7 @@
     });
     Reveal.on("slidechanged", function (event) { fit(event.currentSlide); });
     Reveal.on("ready", function () {
-      settle().then(function () {
+      Promise.all([settle(), printed]).then(function () {
         if (print) { fitAll(); } else { fit(Reveal.getCurrentSlide()); }
         document.documentElement.classList.add("deck-fitted");
       });
