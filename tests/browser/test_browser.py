@@ -635,9 +635,38 @@ def test_book_page(server, browser, page):
         counts["widgets"] = views
         counts["explorers"] = _check_explorers(visit.page, f"html/{page}.html")
         counts["live"] = _check_live_explorers(visit, f"html/{page}.html")
+        counts["outputs"] = _check_printed_outputs(visit.page, page)
         REPORT["pages"][page] = counts
     finally:
         visit.close()
+
+
+# The printed outputs at the theme's widest column (a 1440-px window): none scrolls sideways (a long line wraps:
+# book/_ext/output_width.py), and no row of a printed table (two or more gaps of 3+ spaces) is wider than the column,
+# so none wraps out of its columns.
+PRINTED_OUTPUTS = r"""() => {
+    const ctx = document.createElement('canvas').getContext('2d'), found = {outputs: 0, scrolling: [], rows: []};
+    for (const pre of document.querySelectorAll('div.cell_output pre')) {
+        found.outputs += 1;
+        if (pre.scrollWidth > pre.clientWidth + 1) found.scrolling.push(pre.textContent.slice(0, 80));
+        const style = getComputedStyle(pre);
+        ctx.font = `${style.fontSize} ${style.fontFamily}`;
+        const room = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        for (const line of pre.textContent.split('\n')) {
+            if (/\S {3,}\S.*\S {3,}\S/.test(line) && ctx.measureText(line).width > room) found.rows.push(line);
+        }
+    }
+    return found;
+}"""
+
+
+def _check_printed_outputs(page, where: str) -> int:
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.wait_for_timeout(100)
+    found = page.evaluate(PRINTED_OUTPUTS)
+    assert not found["scrolling"], f"{where}: printed outputs scroll sideways: {found['scrolling']}"
+    assert not found["rows"], f"{where}: printed table rows wider than the column: {found['rows']}"
+    return found["outputs"]
 
 
 def _still(page, root, timeout_ms: int = 5000) -> None:
