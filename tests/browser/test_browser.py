@@ -641,9 +641,9 @@ def test_book_page(server, browser, page):
         visit.close()
 
 
-# The printed outputs at the theme's widest column (a 1440-px window): none scrolls sideways (a long line wraps:
-# book/_ext/output_width.py), and no row of a printed table (two or more gaps of 3+ spaces) is wider than the column,
-# so none wraps out of its columns.
+# The printed outputs in a 1280-px-wide window (the test's; the column holds 83 characters of output): none scrolls
+# sideways (a long line wraps: book/_ext/output_width.py), and no row of a printed table (two or more gaps of 3+
+# spaces) is wider than the column, so none wraps out of its columns.
 PRINTED_OUTPUTS = r"""() => {
     const ctx = document.createElement('canvas').getContext('2d'), found = {outputs: 0, scrolling: [], rows: []};
     for (const pre of document.querySelectorAll('div.cell_output pre')) {
@@ -661,8 +661,7 @@ PRINTED_OUTPUTS = r"""() => {
 
 
 def _check_printed_outputs(page, where: str) -> int:
-    page.set_viewport_size({"width": 1440, "height": 900})
-    page.wait_for_timeout(100)
+    assert page.viewport_size["width"] == 1280, page.viewport_size
     found = page.evaluate(PRINTED_OUTPUTS)
     assert not found["scrolling"], f"{where}: printed outputs scroll sideways: {found['scrolling']}"
     assert not found["rows"], f"{where}: printed table rows wider than the column: {found['rows']}"
