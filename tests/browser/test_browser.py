@@ -668,20 +668,6 @@ def _check_printed_outputs(page, where: str) -> int:
     return found["outputs"]
 
 
-def _still(page, root, timeout_ms: int = 5000) -> None:
-    """Wait until ``root`` stops moving: reveal.js slides a new slide in (about 0.8 s), and a box measured on the
-    way puts a click somewhere else than the test meant."""
-    last, waited = None, 0
-    while waited < timeout_ms:
-        box = root.bounding_box()
-        if box is not None and box == last:
-            return
-        last = box
-        page.wait_for_timeout(100)
-        waited += 100
-    raise AssertionError(f"the explorer was still moving after {timeout_ms} ms: {last}")
-
-
 @pytest.mark.parametrize("deck", DECKS)
 def test_deck(server, browser, deck):
     visit = Visit(browser, server, f"slides/{deck}.html")
@@ -697,7 +683,10 @@ def test_deck(server, browser, deck):
         def show(root):  # reveal only lays out the current slide: go to the explorer's
             visit.page.evaluate("""(el) => { const i = Reveal.getIndices(el.closest('section')); Reveal.slide(i.h, i.v); }""",
                                 root.element_handle())
-            _still(visit.page, root)
+            # reveal.js slides the new slide in (about 0.8 s): a box measured on the way puts a click elsewhere.
+            # A trial click waits, as Playwright's actions do, until the explorer is visible and stable (the same
+            # box in two consecutive animation frames) and receives events, and clicks nothing.
+            root.click(trial=True, timeout=10_000)
 
         counts.update(state, explorers=_check_explorers(visit.page, f"slides/{deck}.html", show),
                       live=_check_live_explorers(visit, f"slides/{deck}.html", show))
