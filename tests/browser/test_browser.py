@@ -642,8 +642,8 @@ def test_book_page(server, browser, page):
 
 
 # The printed outputs in a 1280-px-wide window (the test's; the column holds 83 characters of output): none scrolls
-# sideways (a long line wraps: book/_ext/output_width.py), and no row of a printed table (two or more gaps of 3+
-# spaces) is wider than the column, so none wraps out of its columns.
+# sideways (a long line wraps: book/_static/genmodels-outputs.css), and no row of a printed table (two or more gaps
+# of 3+ spaces) is wider than the column, so none wraps out of its columns.
 PRINTED_OUTPUTS = r"""() => {
     const ctx = document.createElement('canvas').getContext('2d'), found = {outputs: 0, scrolling: [], rows: []};
     for (const pre of document.querySelectorAll('div.cell_output pre')) {
